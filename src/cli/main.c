@@ -1,0 +1,44 @@
+/* main.c - kestrel command-line entry point: dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"generate", cli_generate, "generate a continuation of a prompt"},
+    {"chat", cli_chat, "interactive chat using the model's chat template"},
+    {"tokenize", cli_tokenize, "print the token ids of a text"},
+    {"info", cli_info, "print a model's architecture, hyperparameters and tensors"},
+    {"logits", cli_logits, "write next-token logits for given token ids (testing)"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: kestrel COMMAND [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\nrun 'kestrel COMMAND --help' for a command's options\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("kestrel %s\n", KS_VERSION_STRING);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "kestrel: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

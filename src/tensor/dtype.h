@@ -1,0 +1,64 @@
+/* dtype.h - element types: block size, bytes per block, conversion to/from float.
+ * Enum values are ggml's type ids, so GGUF type fields map directly. */
+#ifndef KS_DTYPE_H
+#define KS_DTYPE_H
+#include "kestrel.h"
+
+typedef enum ks_dtype {
+    KS_DTYPE_F32 = 0,
+    KS_DTYPE_F16 = 1,
+    KS_DTYPE_Q4_0 = 2,
+    KS_DTYPE_Q4_1 = 3,
+    KS_DTYPE_Q5_0 = 6,
+    KS_DTYPE_Q5_1 = 7,
+    KS_DTYPE_Q8_0 = 8,
+    KS_DTYPE_Q8_1 = 9,
+    KS_DTYPE_Q2_K = 10,
+    KS_DTYPE_Q3_K = 11,
+    KS_DTYPE_Q4_K = 12,
+    KS_DTYPE_Q5_K = 13,
+    KS_DTYPE_Q6_K = 14,
+    KS_DTYPE_Q8_K = 15,
+    KS_DTYPE_I8 = 24,
+    KS_DTYPE_I16 = 25,
+    KS_DTYPE_I32 = 26,
+    KS_DTYPE_I64 = 27,
+    KS_DTYPE_F64 = 28,
+    KS_DTYPE_BF16 = 30,
+    KS_DTYPE_COUNT = 40
+} ks_dtype;
+
+typedef struct ks_dtype_traits {
+    const char *name;   /* NULL: unknown id */
+    int64_t block_size; /* elements per block */
+    size_t block_bytes; /* bytes per block */
+    /* n must be a multiple of block_size; NULL when Kestrel cannot compute with it */
+    void (*to_float)(const void *src, float *dst, int64_t n);
+    void (*from_float)(const float *src, void *dst, int64_t n);
+} ks_dtype_traits;
+
+/* Traits for a ggml type id, or NULL if the id is unknown. */
+const ks_dtype_traits *ks_dtype_get(uint32_t type);
+/* Bytes for n elements (n a multiple of the block size); -1 on overflow/bad n. */
+int64_t ks_dtype_row_bytes(uint32_t type, int64_t n);
+
+/* half-precision helpers (IEEE binary16, bfloat16), round-to-nearest-even */
+float ks_fp16_to_fp32(uint16_t h);
+uint16_t ks_fp32_to_fp16(float f);
+float ks_bf16_to_fp32(uint16_t h);
+uint16_t ks_fp32_to_bf16(float f);
+
+/* Block layouts (as in ggml). */
+#define QK4_0 32
+#define QK4_1 32
+#define QK8_0 32
+#define QK8_1 32
+typedef struct { uint16_t d; uint8_t qs[QK4_0 / 2]; } ks_block_q4_0;
+typedef struct { uint16_t d, m; uint8_t qs[QK4_1 / 2]; } ks_block_q4_1;
+typedef struct { uint16_t d; int8_t qs[QK8_0]; } ks_block_q8_0;
+typedef struct { uint16_t d, s; int8_t qs[QK8_1]; } ks_block_q8_1; /* s = d * sum(qs) */
+_Static_assert(sizeof(ks_block_q4_0) == 18, "q4_0 block");
+_Static_assert(sizeof(ks_block_q4_1) == 20, "q4_1 block");
+_Static_assert(sizeof(ks_block_q8_0) == 34, "q8_0 block");
+_Static_assert(sizeof(ks_block_q8_1) == 36, "q8_1 block");
+#endif
