@@ -1,0 +1,86 @@
+/* test_dtype.c - half/bfloat conversions against the compiler's own, and
+ * quantize-dequantize error bounds per block format. */
+#include <math.h>
+#include <string.h>
+
+#include "ks_test.h"
+#include "tensor/dtype.h"
+
+static uint32_t rng = 12345;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng = rng * 1664525u + 1013904223u;
+    return (float)((rng >> 8) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+static void test_fp16(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = ks_fp16_to_fp32((uint16_t)h);
+#if defined(__FLT16_MAX__)
+        __extension__ _Float16 ref;
+        uint16_t hb = (uint16_t)h;
+        memcpy(&ref, &hb, 2);
+        if (!(isnan(f) && isnan((float)ref)) && f != (float)ref) bad++;
+#endif
+        if (!isnan(f) && ks_fp32_to_fp16(f) != h) bad++;
+    }
+    CHECK(bad == 0, "%d fp16 round-trip mismatches", bad);
+#if defined(__FLT16_MAX__)
+    bad = 0;
+    for (int i = 0; i < 2000000; i++) {
+        uint32_t bits = rng = rng * 1664525u + 1013904223u;
+        float f;
+        memcpy(&f, &bits, 4);
+        if (isnan(f)) continue;
+        __extension__ _Float16 r = f;
+        uint16_t rb;
+        memcpy(&rb, &r, 2);
+        if (ks_fp32_to_fp16(f) != rb) {
+            if (bad++ < 5) fprintf(stderr, "fp32->fp16 %a: got %04x want %04x\n", f, ks_fp32_to_fp16(f), rb);
+        }
+    }
+    CHECK(bad == 0, "%d fp32->fp16 mismatches vs _Float16", bad);
+#endif
+    CHECK(ks_bf16_to_fp32(ks_fp32_to_bf16(1.5f)) == 1.5f, "bf16 exact value");
+    CHECK(ks_fp32_to_bf16(1.00390625f) == 0x3f80, "bf16 ties to even"); /* 1 + 2^-8 -> 1.0 */
+}
+
+/* max |x - dq(q(x))| per block must stay within the format's step bound */
+static void test_roundtrip(uint32_t type, float bound_in_steps) {
+    const ks_dtype_traits *t = ks_dtype_get(type);
+    enum { N = 32 * 64 };
+    static float x[N], y[N];
+    static uint8_t q[N * 4];
+    for (int i = 0; i < N; i++) x[i] = frand() * (1 + (i / 32) % 7);
+    t->from_float(x, q, N);
+    t->to_float(q, y, N);
+    float worst = 0;
+    for (int b = 0; b < N / 32; b++) {
+        float mn = INFINITY, mx = -INFINITY, amax = 0;
+        for (int j = 0; j < 32; j++) {
+            float v = x[b * 32 + j];
+            mn = fminf(mn, v), mx = fmaxf(mx, v), amax = fmaxf(amax, fabsf(v));
+        }
+        float step = type == KS_DTYPE_Q4_1 ? (mx - mn) / 15 : type == KS_DTYPE_Q4_0 ? amax / 8 : amax / 127;
+        for (int j = 0; j < 32; j++) {
+            float e = fabsf(x[b * 32 + j] - y[b * 32 + j]) / step;
+            if (e > worst) worst = e;
+        }
+    }
+    CHECK(worst <= bound_in_steps, "%s: worst error %.4f steps > %.4f", t->name, worst, bound_in_steps);
+}
+
+int main(void) {
+    test_fp16();
+    CHECK(ks_dtype_row_bytes(KS_DTYPE_Q4_1, 64) == 40, "row bytes");
+    CHECK(ks_dtype_row_bytes(KS_DTYPE_Q4_1, 33) == -1, "row bytes not multiple");
+    CHECK(ks_dtype_get(4) == NULL, "removed id 4 unknown");
+    CHECK(ks_dtype_get(1000) == NULL, "id out of range");
+    /* half a step, plus the fp16 rounding of the scale (2^-11 relative) times the
+     * largest code (127 for 8-bit); Q4_0 can clip the +8 end: one step */
+    test_roundtrip(KS_DTYPE_Q8_0, 0.5f + 127.0f / 2048);
+    test_roundtrip(KS_DTYPE_Q8_1, 0.5f + 127.0f / 2048);
+    test_roundtrip(KS_DTYPE_Q4_1, 0.52f);
+    test_roundtrip(KS_DTYPE_Q4_0, 1.01f);
+    TEST_DONE();
+}
