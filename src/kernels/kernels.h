@@ -1,0 +1,59 @@
+/* kernels.h - compute kernels shared by inference (and later training).
+ *
+ * Matrix products follow ggml's numerics so results track llama.cpp closely:
+ * a weight row of type T is dotted with the activation converted to T's
+ * "vec_dot type" (F32 -> F32, F16 -> F16, BF16 -> BF16, Q4_0/Q8_0 -> Q8_0,
+ * Q4_1 -> Q8_1). Every kernel has a scalar reference (*_ref); faster ISA
+ * variants are selected at run time and tested against it.
+ */
+#ifndef KS_KERNELS_H
+#define KS_KERNELS_H
+#include "kestrel.h"
+
+/* A weight matrix view: ne0 = inputs (contiguous), ne1 = outputs (rows). */
+typedef struct ks_tensor {
+    uint32_t type;   /* ggml type id */
+    int64_t ne[4];   /* innermost first */
+    size_t row_bytes; /* bytes per ne0 row */
+    const void *data; /* borrowed: points into the model's mapping or owned buffer */
+} ks_tensor;
+
+/* dot of one weight row (type T) with one activation row in T's vec_dot type */
+typedef void (*ks_vec_dot_fn)(int64_t n, float *out, const void *w_row, const void *x_row);
+/* converts n floats to the vec_dot type */
+typedef void (*ks_from_float_fn)(const float *x, void *dst, int64_t n);
+
+typedef struct ks_matmul_traits {
+    uint32_t vec_dot_type;
+    ks_vec_dot_fn vec_dot;
+    ks_from_float_fn from_float; /* activation conversion */
+} ks_matmul_traits;
+
+/* Traits for weights of the given type with the best kernels for this CPU; NULL if unsupported. */
+const ks_matmul_traits *ks_matmul_get(uint32_t type);
+/* Same, scalar reference only (tests compare the two). */
+const ks_matmul_traits *ks_matmul_get_ref(uint32_t type);
+/* Bytes of scratch needed to hold n_tok activation rows of n_in values converted for weight type. */
+size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok);
+
+/* y[t*n_out + r] = sum_i W[r, i] * x[t*n_in + i] for t < n_tok, r < n_out = w->ne[1].
+ * scratch: at least ks_matmul_scratch_bytes(w->type, ne0, n_tok). Threads via OpenMP.
+ * The caller guarantees the type is supported (checked at model load). */
+void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch);
+
+/* Name of the ISA chosen at run time ("avx2", "scalar", ...). */
+const char *ks_kernels_isa(void);
+
+/* ---- elementwise / row ops (scalar; ggml numerics) ---- */
+/* y = x / sqrt(mean(x^2) + eps) * w   (w may be NULL) */
+void ks_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+/* y = (x - mean) / sqrt(var + eps) * w + b   (w, b may be NULL) */
+void ks_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
+/* in-place softmax over n values */
+void ks_softmax(float *x, int64_t n);
+/* out[i] = silu(gate[i]) * up[i] */
+void ks_swiglu(float *out, const float *gate, const float *up, int64_t n);
+/* rotate pairs (x[2i], x[2i+1]) ("normal" ggml rope) or (x[i], x[i+n_rot/2]) (neox) by cos/sin tables of n_rot/2 */
+void ks_rope(float *x, int64_t n_rot, const float *cos_t, const float *sin_t, bool neox);
+float ks_dot_f32(const float *a, const float *b, int64_t n);
+#endif

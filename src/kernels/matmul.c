@@ -1,0 +1,55 @@
+/* matmul.c - weight x activation products: run-time kernel choice and threading.
+ * Activations are converted once per call into caller scratch (no allocation),
+ * then output rows are split across OpenMP threads; each row is dotted with
+ * every token so a weight row is read from memory once per call. */
+#include "kernels/kernels.h"
+
+#include "kernels/kernels_impl.h"
+#include "tensor/dtype.h"
+
+static const ks_matmul_traits *best_table(uint32_t type) {
+    static const ks_matmul_traits *avx2;
+    static int init;
+    if (!init) { /* benign race: every thread computes the same value */
+        avx2 = ks_matmul_avx2_table();
+        init = 1;
+    }
+    if (avx2 && type < KS_DTYPE_COUNT && avx2[type].vec_dot) return &avx2[type];
+    return ks_matmul_get_ref(type);
+}
+
+const ks_matmul_traits *ks_matmul_get_ref(uint32_t type) {
+    if (type >= KS_DTYPE_COUNT || !ks_matmul_ref_table[type].vec_dot) return NULL;
+    return &ks_matmul_ref_table[type];
+}
+
+const ks_matmul_traits *ks_matmul_get(uint32_t type) { return best_table(type); }
+
+const char *ks_kernels_isa(void) { return ks_matmul_avx2_table() ? "avx2+fma" : "scalar"; }
+
+size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
+    const ks_matmul_traits *t = ks_matmul_get_ref(type);
+    if (!t) return 0;
+    int64_t rb = ks_dtype_row_bytes(t->vec_dot_type, n_in);
+    return rb < 0 ? 0 : (size_t)rb * (size_t)n_tok;
+}
+
+void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch) {
+    const ks_matmul_traits *t = best_table(w->type);
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+    const size_t xrb = (size_t)ks_dtype_row_bytes(t->vec_dot_type, n_in);
+    const char *xq = scratch;
+    if (t->vec_dot_type == 0 /* F32: use x directly */) {
+        xq = (const char *)x;
+    } else {
+#pragma omp parallel for schedule(static) if (n_tok > 1)
+        for (int64_t i = 0; i < n_tok; i++) t->from_float(x + i * n_in, (char *)scratch + i * xrb, n_in);
+    }
+    const char *wd = w->data;
+    /* rows in chunks so that each thread streams a contiguous slab of weights */
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n_out; r++) {
+        const char *wr = wd + (size_t)r * w->row_bytes;
+        for (int64_t i = 0; i < n_tok; i++) t->vec_dot(n_in, &y[i * n_out + r], wr, xq + i * xrb);
+    }
+}

@@ -1,0 +1,292 @@
+/* forward.c - the inference forward pass for every family in model.h, with a
+ * KV cache and batched prompt processing.
+ *
+ * Layout of activations: [n_tok][dim] row-major, one row per token in the batch.
+ * KV cache: per layer [n_ctx][n_head_kv * head_dim] of kv_type (F16 or F32).
+ * Numerics follow llama.cpp's CPU path (see kernels.h); with an F16 cache the
+ * query is rounded to F16 before q.k, as ggml's f16 matmul does.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/model.h"
+#include "tensor/dtype.h"
+
+struct ks_context {
+    const ks_model *m;
+    int64_t n_ctx, n_batch;
+    uint32_t kv_type;
+    size_t kv_elt;      /* bytes per cache element */
+    uint8_t *k_cache;   /* owned [n_layer][n_ctx][kv_dim] */
+    uint8_t *v_cache;   /* owned, same */
+    /* scratch, each owned, sized for n_batch tokens */
+    float *x;           /* [n_batch][n_embd] residual stream */
+    float *xb;          /* [n_batch][n_embd] normed input */
+    float *xb2;         /* [n_batch][n_embd] block output */
+    float *q;           /* [n_batch][n_head*head_dim] */
+    float *k, *v;       /* [n_batch][kv_dim] */
+    float *att;         /* [n_batch][n_head*head_dim] attention output */
+    float *hb, *hb2;    /* [n_batch][n_ff] */
+    float *scores;      /* [n_threads][n_ctx] */
+    float *qh;          /* [n_threads][head_dim] query rounded to the cache type */
+    float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
+    float *inv_freq;    /* [n_rot/2] */
+    float *logits;      /* [n_logits][n_vocab] */
+    int64_t n_logits_cap, n_logits;
+    void *mm_scratch;   /* activation conversion for matmuls */
+    int n_threads;
+};
+
+ks_context_params ks_context_default_params(void) {
+    ks_context_params p = {.n_ctx = 0, .n_batch = 0, .n_threads = 0, .kv_type = -1, .logits_all = false};
+    return p;
+}
+
+int64_t ks_context_n_ctx(const ks_context *c) { return c->n_ctx; }
+
+void ks_context_free(ks_context *c) {
+    if (!c) return;
+    free(c->k_cache), free(c->v_cache), free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k);
+    free(c->v), free(c->att), free(c->hb), free(c->hb2), free(c->scores), free(c->qh), free(c->rope_cos);
+    free(c->rope_sin), free(c->inv_freq), free(c->logits), free(c->mm_scratch);
+    free(c);
+}
+
+static size_t max_scratch(const ks_model *m, int64_t n_tok) {
+    size_t s = 0;
+    const ks_tensor *ts[] = {&m->output};
+    for (size_t i = 0; i < 1; i++) s = s > ks_matmul_scratch_bytes(ts[i]->type, ts[i]->ne[0], n_tok) ? s : ks_matmul_scratch_bytes(ts[i]->type, ts[i]->ne[0], n_tok);
+    for (int64_t il = 0; il < m->hp.n_layer; il++) {
+        const ks_layer *l = &m->layers[il];
+        const ks_tensor *lt[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+        for (size_t i = 0; i < sizeof lt / sizeof lt[0]; i++) {
+            size_t b = ks_matmul_scratch_bytes(lt[i]->type, lt[i]->ne[0], n_tok);
+            if (b > s) s = b;
+        }
+    }
+    return s;
+}
+
+ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_context **out, ks_err *err) {
+    *out = NULL;
+    if (!ks_model_has_weights(m)) return ks_err_set(err, KS_ERR_INVALID_ARG, "model has no weights (vocabulary-only file)");
+    const ks_hparams *hp = &m->hp;
+    int64_t n_ctx = p->n_ctx > 0 ? p->n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+    if (n_ctx > hp->n_ctx_train)
+        return ks_err_set(err, KS_ERR_LIMIT, "context %lld exceeds the model's trained context %lld", (long long)n_ctx,
+                          (long long)hp->n_ctx_train);
+    int64_t n_batch = p->n_batch > 0 ? p->n_batch : 512;
+    if (n_batch > n_ctx) n_batch = n_ctx;
+    uint32_t kv_type = p->kv_type >= 0 ? (uint32_t)p->kv_type : m->kv_type;
+    if (kv_type != KS_DTYPE_F32 && kv_type != KS_DTYPE_F16)
+        return ks_err_set(err, KS_ERR_UNSUPPORTED, "KV cache type must be F32 or F16");
+    const int64_t E = hp->n_embd, kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
+    const size_t elt = kv_type == KS_DTYPE_F32 ? 4 : 2;
+    /* KV cache bytes, overflow-checked; refuse more than 64 GiB outright */
+    double kv_bytes = 2.0 * (double)hp->n_layer * (double)n_ctx * (double)kv_dim * (double)elt;
+    if (kv_bytes > 64.0 * (1ull << 30))
+        return ks_err_set(err, KS_ERR_LIMIT, "KV cache for context %lld would need %.1f GiB", (long long)n_ctx, kv_bytes / (1ull << 30));
+    ks_context *c = calloc(1, sizeof *c);
+    if (!c) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    c->m = m, c->n_ctx = n_ctx, c->n_batch = n_batch, c->kv_type = kv_type, c->kv_elt = elt;
+#ifdef _OPENMP
+    if (p->n_threads > 0) omp_set_num_threads(p->n_threads);
+    c->n_threads = omp_get_max_threads();
+#else
+    c->n_threads = 1;
+#endif
+    const size_t B = (size_t)n_batch;
+    c->n_logits_cap = p->logits_all ? n_batch : 1;
+    c->k_cache = calloc((size_t)(kv_bytes / 2), 1);
+    c->v_cache = calloc((size_t)(kv_bytes / 2), 1);
+    c->x = malloc(B * E * 4), c->xb = malloc(B * E * 4), c->xb2 = malloc(B * E * 4);
+    c->q = malloc(B * q_dim * 4), c->k = malloc(B * kv_dim * 4), c->v = malloc(B * kv_dim * 4);
+    c->att = malloc(B * q_dim * 4);
+    c->hb = malloc(B * hp->n_ff * 4), c->hb2 = malloc(B * hp->n_ff * 4);
+    c->scores = malloc((size_t)c->n_threads * n_ctx * 4);
+    c->qh = malloc((size_t)c->n_threads * hp->head_dim * 4);
+    c->rope_cos = malloc(B * (hp->n_rot / 2 + 1) * 4), c->rope_sin = malloc(B * (hp->n_rot / 2 + 1) * 4);
+    c->inv_freq = malloc((hp->n_rot / 2 + 1) * 4);
+    c->logits = malloc((size_t)c->n_logits_cap * hp->n_vocab * 4);
+    c->mm_scratch = malloc(max_scratch(m, n_batch) + 64);
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb ||
+        !c->hb2 || !c->scores || !c->qh || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->logits || !c->mm_scratch) {
+        ks_context_free(c);
+        return ks_err_set(err, KS_ERR_NOMEM, "out of memory allocating the context (n_ctx=%lld)", (long long)n_ctx);
+    }
+    for (int64_t i = 0; i < hp->n_rot / 2; i++)
+        c->inv_freq[i] = 1.0f / powf(hp->rope_theta, (float)(2 * i) / (float)hp->n_rot);
+    *out = c;
+    return KS_OK;
+}
+
+static void rope_tables(ks_context *c, int64_t n, int64_t pos0) {
+    const ks_hparams *hp = &c->m->hp;
+    const int64_t half = hp->n_rot / 2;
+    const float theta_scale = powf(hp->rope_theta, -2.0f / (float)hp->n_rot);
+    for (int64_t t = 0; t < n; t++) {
+        float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
+        float theta = (float)(pos0 + t);
+        for (int64_t i = 0; i < half; i++) {
+            /* ggml multiplies theta by theta_scale step by step; run.c uses pos * freq */
+            float th = c->m->rope_iterative ? theta : (float)(pos0 + t) * c->inv_freq[i];
+            cs[i] = cosf(th), sn[i] = sinf(th);
+            theta *= theta_scale;
+        }
+    }
+}
+
+static void add_bias(float *y, const ks_tensor *b, int64_t n_tok, int64_t n) {
+    if (!b->data) return;
+    const float *bd = b->data;
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < n; i++) y[t * n + i] += bd[i];
+}
+
+static void norm_rows(const ks_model *m, float *y, const float *x, const ks_tensor *w, const ks_tensor *b, int64_t n_tok) {
+    const int64_t E = m->hp.n_embd;
+    for (int64_t t = 0; t < n_tok; t++) {
+        if (m->arch->norm == KS_NORM_RMS) ks_rmsnorm(y + t * E, x + t * E, w->data, E, m->hp.norm_eps);
+        else ks_layernorm(y + t * E, x + t * E, w->data, b->data, E, m->hp.norm_eps);
+    }
+}
+
+/* Writes this batch's k, v into the cache at pos0.. for layer il. */
+static void kv_store(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
+    const int64_t kv_dim = c->m->hp.n_head_kv * c->m->hp.head_dim;
+    const size_t layer_bytes = (size_t)c->n_ctx * kv_dim * c->kv_elt;
+    uint8_t *kd = c->k_cache + il * layer_bytes + (size_t)pos0 * kv_dim * c->kv_elt;
+    uint8_t *vd = c->v_cache + il * layer_bytes + (size_t)pos0 * kv_dim * c->kv_elt;
+    if (c->kv_type == KS_DTYPE_F32) {
+        memcpy(kd, c->k, (size_t)n * kv_dim * 4);
+        memcpy(vd, c->v, (size_t)n * kv_dim * 4);
+    } else {
+        uint16_t *k16 = (uint16_t *)kd, *v16 = (uint16_t *)vd;
+        for (int64_t i = 0; i < n * kv_dim; i++) k16[i] = ks_fp32_to_fp16(c->k[i]), v16[i] = ks_fp32_to_fp16(c->v[i]);
+    }
+}
+
+/* Causal attention of the batch's queries over cache positions [0, pos0 + t]. */
+static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
+    const ks_hparams *hp = &c->m->hp;
+    const int64_t hd = hp->head_dim, n_head = hp->n_head, kv_dim = hp->n_head_kv * hd, q_dim = n_head * hd;
+    const int64_t group = n_head / hp->n_head_kv;
+    const size_t layer_bytes = (size_t)c->n_ctx * kv_dim * c->kv_elt;
+    const uint8_t *kc = c->k_cache + il * layer_bytes, *vc = c->v_cache + il * layer_bytes;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const bool f16 = c->kv_type == KS_DTYPE_F16;
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+    for (int64_t t = 0; t < n; t++) {
+        for (int64_t h = 0; h < n_head; h++) {
+#ifdef _OPENMP
+            const int tid = omp_get_thread_num();
+#else
+            const int tid = 0;
+#endif
+            float *sc = c->scores + (size_t)tid * c->n_ctx;
+            float *qh = c->qh + (size_t)tid * hd;
+            const float *q = c->q + t * q_dim + h * hd;
+            const int64_t kvh = h / group, n_kv = pos0 + t + 1;
+            for (int64_t d = 0; d < hd; d++) qh[d] = f16 ? ks_fp16_to_fp32(ks_fp32_to_fp16(q[d])) : q[d];
+            for (int64_t j = 0; j < n_kv; j++) {
+                float s = 0.0f;
+                if (f16) {
+                    const uint16_t *kr = (const uint16_t *)kc + j * kv_dim + kvh * hd;
+                    for (int64_t d = 0; d < hd; d++) s += qh[d] * ks_fp16_to_fp32(kr[d]);
+                } else {
+                    const float *kr = (const float *)kc + j * kv_dim + kvh * hd;
+                    for (int64_t d = 0; d < hd; d++) s += qh[d] * kr[d];
+                }
+                sc[j] = s * scale;
+            }
+            ks_softmax(sc, n_kv);
+            float *o = c->att + t * q_dim + h * hd;
+            for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float p = sc[j];
+                if (f16) {
+                    const uint16_t *vr = (const uint16_t *)vc + j * kv_dim + kvh * hd;
+                    for (int64_t d = 0; d < hd; d++) o[d] += p * ks_fp16_to_fp32(vr[d]);
+                } else {
+                    const float *vr = (const float *)vc + j * kv_dim + kvh * hd;
+                    for (int64_t d = 0; d < hd; d++) o[d] += p * vr[d];
+                }
+            }
+        }
+    }
+}
+
+static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits) {
+    const ks_model *m = c->m;
+    const ks_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
+    const ks_dtype_traits *et = ks_dtype_get(m->tok_embd.type);
+    for (int64_t t = 0; t < n; t++)
+        et->to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes, c->x + t * E, E);
+    rope_tables(c, n, pos0);
+    const bool neox = m->arch->rope == KS_ROPE_NEOX;
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        const ks_layer *l = &m->layers[il];
+        /* attention block */
+        norm_rows(m, c->xb, c->x, &l->attn_norm, &l->attn_norm_b, n);
+        ks_matmul(&l->wq, c->xb, n, c->q, c->mm_scratch);
+        ks_matmul(&l->wk, c->xb, n, c->k, c->mm_scratch);
+        ks_matmul(&l->wv, c->xb, n, c->v, c->mm_scratch);
+        add_bias(c->q, &l->bq, n, q_dim), add_bias(c->k, &l->bk, n, kv_dim), add_bias(c->v, &l->bv, n, kv_dim);
+        if (m->arch->rope != KS_ROPE_NONE) {
+            const int64_t half = hp->n_rot / 2;
+            for (int64_t t = 0; t < n; t++) {
+                const float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
+                for (int64_t h = 0; h < hp->n_head; h++) ks_rope(c->q + t * q_dim + h * hd, hp->n_rot, cs, sn, neox);
+                for (int64_t h = 0; h < hp->n_head_kv; h++) ks_rope(c->k + t * kv_dim + h * hd, hp->n_rot, cs, sn, neox);
+            }
+        }
+        kv_store(c, il, n, pos0);
+        attention(c, il, n, pos0);
+        ks_matmul(&l->wo, c->att, n, c->xb2, c->mm_scratch);
+        add_bias(c->xb2, &l->bo, n, E);
+        for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
+        /* feed-forward block */
+        norm_rows(m, c->xb, c->x, &l->ffn_norm, &l->ffn_norm_b, n);
+        ks_matmul(&l->ffn_gate, c->xb, n, c->hb, c->mm_scratch);
+        ks_matmul(&l->ffn_up, c->xb, n, c->hb2, c->mm_scratch);
+        ks_swiglu(c->hb, c->hb, c->hb2, n * hp->n_ff);
+        ks_matmul(&l->ffn_down, c->hb, n, c->xb2, c->mm_scratch);
+        for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
+    }
+    /* output head: all rows or only the last */
+    const int64_t first = all_logits ? 0 : n - 1, n_out = n - first;
+    norm_rows(m, c->xb, c->x + first * E, &m->output_norm, &m->output_norm_b, n_out);
+    ks_matmul(&m->output, c->xb, n_out, c->logits, c->mm_scratch);
+    c->n_logits = n_out;
+}
+
+ks_status ks_decode(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits, ks_err *err) {
+    if (n <= 0) return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: no tokens");
+    if (pos0 < 0 || pos0 > c->n_ctx || n > c->n_ctx - pos0)
+        return ks_err_set(err, KS_ERR_LIMIT, "context full: %lld tokens at position %lld exceed the context of %lld",
+                          (long long)n, (long long)pos0, (long long)c->n_ctx);
+    if (all_logits && n > c->n_logits_cap)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: %lld tokens with all logits exceed the logits buffer (%lld)",
+                          (long long)n, (long long)c->n_logits_cap);
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->m->hp.n_vocab)
+            return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: token id %d out of range [0, %lld)", tokens[i],
+                              (long long)c->m->hp.n_vocab);
+    for (int64_t done = 0; done < n;) {
+        int64_t nb = n - done < c->n_batch ? n - done : c->n_batch;
+        decode_batch(c, tokens + done, nb, pos0 + done, all_logits);
+        done += nb;
+    }
+    return KS_OK;
+}
+
+const float *ks_context_logits(const ks_context *c, int64_t i) {
+    if (i < 0) i = c->n_logits - 1;
+    if (i >= c->n_logits) return NULL;
+    return c->logits + (size_t)i * c->m->hp.n_vocab;
+}

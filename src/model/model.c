@@ -1,0 +1,96 @@
+/* model.c - model loading: picks the format by magic, builds the one model
+ * description (tensor views into the mapping), owns the source, frees it all. */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+static const ks_arch arch_table[] = {
+    {.name = "llama", .norm = KS_NORM_RMS, .rope = KS_ROPE_NORM, .ffn = KS_FFN_SWIGLU},
+};
+
+const ks_arch *ks_arch_find(const char *name) {
+    for (size_t i = 0; i < sizeof arch_table / sizeof arch_table[0]; i++)
+        if (!strcmp(arch_table[i].name, name)) return &arch_table[i];
+    return NULL;
+}
+
+bool ks_model_has_weights(const ks_model *m) { return m && m->hp.n_layer > 0 && m->layers; }
+
+static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
+    ks_status st = gguf_open_file(path, &m->gguf, err);
+    if (st) return st;
+    m->format = KS_FORMAT_GGUF;
+    m->kv_type = 1; /* F16, as llama.cpp's default cache */
+    m->rope_iterative = true;
+    if (gguf_find_kv(m->gguf, "tokenizer.ggml.model")) {
+        st = ks_tokenizer_from_gguf(m->gguf, &m->tok, err);
+        if (st) return st;
+    }
+    gguf_str tmpl;
+    if (gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl, NULL) == KS_OK) {
+        m->chat_template = malloc(tmpl.len + 1);
+        if (!m->chat_template) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+        memcpy(m->chat_template, tmpl.ptr, tmpl.len);
+        m->chat_template[tmpl.len] = '\0';
+    }
+    if (m->gguf->n_tensors == 0) { /* vocabulary-only file */
+        if (!m->tok) return ks_err_set(err, KS_ERR_FORMAT, "%s: no tensors and no tokenizer", path);
+        return KS_OK;
+    }
+    gguf_str arch;
+    st = gguf_get_str(m->gguf, "general.architecture", &arch, err);
+    if (st) return st;
+    char name[64];
+    if (arch.len >= sizeof name) return ks_err_set(err, KS_ERR_UNSUPPORTED, "unsupported architecture (name too long)");
+    memcpy(name, arch.ptr, arch.len);
+    name[arch.len] = '\0';
+    m->arch = ks_arch_find(name);
+    if (!m->arch) return ks_err_set(err, KS_ERR_UNSUPPORTED, "unsupported architecture '%s'", name);
+    return ks_arch_llama_load(m, err);
+}
+
+ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model **out, ks_err *err) {
+    *out = NULL;
+    ks_model *m = calloc(1, sizeof *m);
+    if (!m) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    /* sniff the magic without mapping twice */
+    uint8_t magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        free(m);
+        return ks_err_set(err, KS_ERR_IO, "%s: cannot open", path);
+    }
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    ks_status st;
+    if (got == 4 && !memcmp(magic, "GGUF", 4)) {
+        st = load_gguf(m, path, err);
+    } else if (tokenizer_path) {
+        st = ks_llama2c_load(m, path, tokenizer_path, err);
+    } else {
+        st = ks_err_set(err, KS_ERR_FORMAT,
+                        "%s: bad magic %02x%02x%02x%02x: not a GGUF file (llama2.c checkpoints need --tokenizer)", path,
+                        magic[0], magic[1], magic[2], magic[3]);
+    }
+    if (st) {
+        ks_model_free(m);
+        return st;
+    }
+    *out = m;
+    return KS_OK;
+}
+
+void ks_model_free(ks_model *m) {
+    if (!m) return;
+    free(m->layers);
+    ks_tokenizer_free(m->tok);
+    free(m->chat_template);
+    gguf_close(m->gguf);
+    ks_mapfile_close(&m->map);
+    free(m);
+}
