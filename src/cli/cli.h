@@ -1,0 +1,30 @@
+/* cli.h - subcommands and the shared option parser. Only the CLI prints and exits. */
+#ifndef KS_CLI_H
+#define KS_CLI_H
+#include "generate/sampler.h"
+#include "kestrel.h"
+#include "model/model.h"
+
+int cli_generate(int argc, char **argv);
+int cli_chat(int argc, char **argv);
+int cli_tokenize(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_logits(int argc, char **argv);
+
+typedef struct cli_opts {
+    const char *model, *tokenizer, *prompt, *file, *system, *ids, *out;
+    int64_t n_predict, n_ctx;
+    int threads;
+    ks_sampler_params sp;
+    bool seed_set;
+    bool no_bos, parse_special, pieces, help;
+} cli_opts;
+
+/* Parses argv into o (defaults first). allowed: the option names this command
+ * accepts, e.g. "m,p,n,temp". Returns 0, or prints a one-line error and returns 2. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o);
+/* Prints "kestrel: <msg>" on stderr (one line) and returns 1. */
+int cli_fail(const ks_err *err);
+/* Loads the model named by o (prints the error itself; NULL on failure). */
+ks_model *cli_load_model(const cli_opts *o);
+#endif

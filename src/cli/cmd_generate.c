@@ -1,0 +1,91 @@
+/* cmd_generate.c - `kestrel generate`: the continuation of a prompt on stdout
+ * (streamed), a speed line on stderr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mapfile.h"
+#include "cli/cli.h"
+#include "generate/generate.h"
+#include "kernels/kernels.h"
+#include "tokenizer/tokenizer.h"
+
+static int write_stdout(void *ud, const char *text, size_t len) {
+    (void)ud;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+int cli_generate(int argc, char **argv) {
+    cli_opts o;
+    int rc = cli_parse(argc, argv, "generate",
+                       "m,tokenizer,p,f,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
+                       "frequency-penalty,seed,no-bos",
+                       &o);
+    if (rc || o.help) return rc;
+    if (!o.prompt && !o.file) {
+        fprintf(stderr, "kestrel: no prompt given (-p PROMPT or -f FILE)\n");
+        return 2;
+    }
+    ks_model *m = cli_load_model(&o);
+    if (!m) return 1;
+    ks_err err = {0};
+    ks_context *ctx = NULL;
+    ks_sampler *smpl = NULL;
+    int32_t *ids = NULL, *out_ids = NULL;
+    uint8_t *fbuf = NULL;
+    size_t n_ids = 0, plen = 0;
+    const char *prompt = o.prompt;
+    if (o.file) {
+        if (ks_file_read_all(o.file, &fbuf, &plen, &err)) goto fail;
+        prompt = (const char *)fbuf;
+    } else {
+        plen = strlen(prompt);
+    }
+    /* prompt special-token text is parsed, as llama.cpp's CLI does */
+    if (ks_tokenize(m->tok, prompt, plen, !o.no_bos, true, &ids, &n_ids, &err)) goto fail;
+    if (n_ids == 0) {
+        ks_err_set(&err, KS_ERR_INVALID_ARG, "the prompt is empty after tokenization (the model adds no BOS)");
+        goto fail;
+    }
+    if (!ks_model_has_weights(m)) {
+        ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: vocabulary-only model, cannot generate", o.model);
+        goto fail;
+    }
+    int64_t n_predict = o.n_predict < 0 ? 256 : o.n_predict;
+    ks_context_params cp = ks_context_default_params();
+    cp.n_ctx = o.n_ctx;
+    if (cp.n_ctx <= 0) { /* enough for prompt + generation, within the trained context */
+        cp.n_ctx = (int64_t)n_ids + n_predict;
+        if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
+    }
+    cp.n_threads = o.threads;
+    if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
+    if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;
+    out_ids = malloc((size_t)(n_predict > 0 ? n_predict : 1) * sizeof *out_ids);
+    if (!out_ids) {
+        ks_err_set(&err, KS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    ks_gen_stats st;
+    int64_t n_out = 0;
+    if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, 0, n_predict, write_stdout, NULL, out_ids, &n_out, &st, &err))
+        goto fail;
+    fflush(stdout);
+    fprintf(stderr, "\nkestrel: prompt %lld tokens, %.2f tok/s | generation %lld tokens, %.2f tok/s | %s, %d threads\n",
+            (long long)st.n_prompt, st.t_prompt_s > 0 ? st.n_prompt / st.t_prompt_s : 0.0, (long long)st.n_gen,
+            st.t_gen_s > 0 ? st.n_gen / st.t_gen_s : 0.0, ks_kernels_isa(), o.threads);
+    rc = 0;
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    free(out_ids);
+    free(ids);
+    free(fbuf);
+    ks_sampler_free(smpl);
+    ks_context_free(ctx);
+    ks_model_free(m);
+    return rc;
+}

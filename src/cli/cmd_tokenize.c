@@ -1,0 +1,52 @@
+/* cmd_tokenize.c - `kestrel tokenize`: token ids (or pieces) of a text on one line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mapfile.h"
+#include "cli/cli.h"
+#include "tokenizer/tokenizer.h"
+
+int cli_tokenize(int argc, char **argv) {
+    cli_opts o;
+    int rc = cli_parse(argc, argv, "tokenize", "m,tokenizer,p,f,no-bos,parse-special,pieces", &o);
+    if (rc || o.help) return rc;
+    if (!o.prompt && !o.file) {
+        fprintf(stderr, "kestrel: no text given (-p TEXT or -f FILE)\n");
+        return 2;
+    }
+    ks_model *m = cli_load_model(&o);
+    if (!m) return 1;
+    ks_err err = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0, n = 0;
+    int32_t *ids = NULL;
+    const char *text = o.prompt;
+    if (o.file) {
+        if (ks_file_read_all(o.file, &buf, &len, &err)) goto fail;
+        text = (const char *)buf;
+    } else {
+        len = strlen(text);
+    }
+    if (ks_tokenize(m->tok, text, len, !o.no_bos, o.parse_special, &ids, &n, &err)) goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if (i) putchar(' ');
+        if (o.pieces) {
+            size_t pl = 0;
+            const char *p = ks_token_text(m->tok, ids[i], &pl);
+            fwrite(p, 1, pl, stdout);
+        } else {
+            printf("%d", ids[i]);
+        }
+    }
+    putchar('\n');
+    rc = 0;
+    goto done;
+fail:
+    rc = cli_fail(&err);
+done:
+    free(ids);
+    free(buf);
+    ks_model_free(m);
+    return rc;
+}

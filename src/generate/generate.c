@@ -1,0 +1,70 @@
+/* generate.c - the generation loop (see generate.h). Allocates nothing per token. */
+#define _POSIX_C_SOURCE 200809L
+#include "generate/generate.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "tokenizer/tokenizer.h"
+
+double ks_time_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool is_stop(const ks_model *m, int32_t id) {
+    if (m->stop_on_bos && id == ks_tokenizer_bos(m->tok)) return true;
+    return !m->stop_on_bos && ks_token_is_eog(m->tok, id);
+}
+
+ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, const int32_t *tokens, int64_t n_tokens,
+                      int64_t n_cached, int64_t n_predict, ks_gen_text_fn on_text, void *ud, int32_t *out_ids,
+                      int64_t *n_out, ks_gen_stats *stats, ks_err *err) {
+    ks_gen_stats st = {0};
+    if (n_out) *n_out = 0;
+    if (n_tokens <= 0) return ks_err_set(err, KS_ERR_INVALID_ARG, "empty prompt: nothing to condition on");
+    if (n_cached < 0 || n_cached >= n_tokens) n_cached = n_cached >= n_tokens ? n_tokens - 1 : 0;
+    const int64_t n_ctx = ks_context_n_ctx(ctx);
+    if (n_tokens > n_ctx)
+        return ks_err_set(err, KS_ERR_LIMIT, "prompt of %lld tokens exceeds the context of %lld", (long long)n_tokens,
+                          (long long)n_ctx);
+    for (int64_t i = 0; i < n_tokens; i++) ks_sampler_accept(smpl, tokens[i]);
+    double t0 = ks_time_s();
+    ks_status s = ks_decode(ctx, tokens + n_cached, n_tokens - n_cached, n_cached, false, err);
+    if (s) return s;
+    st.n_prompt = n_tokens - n_cached;
+    double t1 = ks_time_s();
+    st.t_prompt_s = t1 - t0;
+    ks_detok_stream ds;
+    ks_detok_stream_init(&ds);
+    char buf[1024];
+    int64_t pos = n_tokens;
+    int32_t prev = tokens[n_tokens - 1];
+    bool stop_cb = false;
+    for (int64_t i = 0; i < n_predict; i++) {
+        const int32_t id = ks_sampler_sample(smpl, ks_context_logits(ctx, -1));
+        st.n_gen++;
+        if (is_stop(m, id)) {
+            st.stopped_eog = true;
+            break;
+        }
+        ks_sampler_accept(smpl, id);
+        if (out_ids) out_ids[i] = id;
+        if (n_out) *n_out = i + 1;
+        ds.after_bos = prev == ks_tokenizer_bos(m->tok);
+        int64_t nb = ks_detok_stream_push(&ds, m->tok, id, buf, sizeof buf);
+        if (nb > 0 && on_text && on_text(ud, buf, (size_t)nb)) stop_cb = true;
+        prev = id;
+        if (stop_cb || i + 1 == n_predict) break;
+        if (pos >= n_ctx) break; /* context full: stop rather than fail */
+        s = ks_decode(ctx, &id, 1, pos, false, err);
+        if (s) return s;
+        pos++;
+    }
+    int64_t nb = ks_detok_stream_flush(&ds, buf, sizeof buf);
+    if (nb > 0 && on_text) on_text(ud, buf, (size_t)nb);
+    st.t_gen_s = ks_time_s() - t1;
+    if (stats) *stats = st;
+    return KS_OK;
+}
