@@ -1,10 +1,145 @@
-/* matmul_avx2.c - AVX2+FMA dot products (compiled with target attributes, chosen
- * at run time when the CPU has AVX2, FMA and F16C). Same block math as the
- * scalar reference in matmul_ref.c; tests/unit/test_kernels.c compares them. */
+/* matmul_avx2.c - AVX2+FMA+F16C dot products, compiled with target attributes
+ * and chosen at run time when the CPU has those features. Same block math as
+ * the scalar reference (matmul_ref.c); only the float summation order differs.
+ * tests/unit/test_kernels.c compares them on awkward sizes. */
 #include "kernels/kernels_impl.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
-const ks_matmul_traits *ks_matmul_avx2_table(void) { return NULL; }
+#include <immintrin.h>
+
+#define KS_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+KS_AVX2 static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+KS_AVX2 static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* 32 nibbles -> 32 bytes: low nibbles in the low 16 bytes, high nibbles in the high 16 */
+KS_AVX2 static inline __m256i nibbles_32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+/* sum of products of 32 signed x 32 signed int8 as 8 int32 lanes converted to float */
+KS_AVX2 static inline __m256 dot_i8_signed(__m256i x, __m256i y) {
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+    const __m256i d16 = _mm256_maddubs_epi16(ax, sy);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));
+}
+/* unsigned x (0..127) times signed y */
+KS_AVX2 static inline __m256 dot_u8_i8(__m256i ux, __m256i y) {
+    const __m256i d16 = _mm256_maddubs_epi16(ux, y);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(d16, _mm256_set1_epi16(1)));
+}
+
+KS_AVX2 static void dot_q8_0_q8_0(int64_t n, float *out, const void *w, const void *x) {
+    const ks_block_q8_0 *a = w, *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+        const __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_i8_signed(qa, qb), acc);
+    }
+    *out = hsum_ps(acc);
+}
+
+KS_AVX2 static void dot_q4_0_q8_0(int64_t n, float *out, const void *w, const void *x) {
+    const ks_block_q4_0 *a = w;
+    const ks_block_q8_0 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i off = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+        const __m256i qa = _mm256_sub_epi8(nibbles_32(a[i].qs), off);
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_i8_signed(qa, qb), acc);
+    }
+    *out = hsum_ps(acc);
+}
+
+KS_AVX2 static void dot_q4_1_q8_1(int64_t n, float *out, const void *w, const void *x) {
+    const ks_block_q4_1 *a = w;
+    const ks_block_q8_1 *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        summs += h2f(a[i].m) * h2f(b[i].s);
+        const __m256 d = _mm256_set1_ps(h2f(a[i].d) * h2f(b[i].d));
+        const __m256i qa = nibbles_32(a[i].qs);
+        const __m256i qb = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        acc = _mm256_fmadd_ps(d, dot_u8_i8(qa, qb), acc);
+    }
+    *out = hsum_ps(acc) + summs;
+}
+
+KS_AVX2 static void dot_f16(int64_t n, float *out, const void *w, const void *x) {
+    const uint16_t *a = w, *b = x;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))),
+                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8))), acc1);
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += h2f(a[i]) * h2f(b[i]);
+    *out = s;
+}
+
+KS_AVX2 static inline __m256 bf16x8(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+KS_AVX2 static void dot_bf16(int64_t n, float *out, const void *w, const void *x) {
+    const uint16_t *a = w, *b = x;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(bf16x8(a + i), bf16x8(b + i), acc);
+    float s = hsum_ps(acc);
+    for (; i < n; i++) s += ks_bf16_to_fp32(a[i]) * ks_bf16_to_fp32(b[i]);
+    *out = s;
+}
+
+KS_AVX2 static void dot_f32(int64_t n, float *out, const void *w, const void *x) {
+    const float *a = w, *b = x;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    float s = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) s += a[i] * b[i];
+    *out = s;
+}
+
+static ks_matmul_traits avx2_table[KS_DTYPE_COUNT];
+
+const ks_matmul_traits *ks_matmul_avx2_table(void) {
+    static int state; /* 0 unknown, 1 yes, -1 no */
+    if (state == 0) {
+        __builtin_cpu_init();
+        bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        if (ok) {
+            for (int t = 0; t < KS_DTYPE_COUNT; t++) avx2_table[t] = ks_matmul_ref_table[t];
+            avx2_table[KS_DTYPE_F32].vec_dot = dot_f32;
+            avx2_table[KS_DTYPE_F16].vec_dot = dot_f16;
+            avx2_table[KS_DTYPE_BF16].vec_dot = dot_bf16;
+            avx2_table[KS_DTYPE_Q4_0].vec_dot = dot_q4_0_q8_0;
+            avx2_table[KS_DTYPE_Q4_1].vec_dot = dot_q4_1_q8_1;
+            avx2_table[KS_DTYPE_Q8_0].vec_dot = dot_q8_0_q8_0;
+        }
+        state = ok ? 1 : -1;
+    }
+    return state == 1 ? avx2_table : NULL;
+}
 #else
 const ks_matmul_traits *ks_matmul_avx2_table(void) { return NULL; }
 #endif

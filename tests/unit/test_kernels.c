@@ -1,0 +1,104 @@
+/* test_kernels.c - every run-time-selected kernel against its scalar reference
+ * on random inputs of awkward sizes, and the quantized matmul against a float
+ * matmul of the dequantized weights. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "ks_test.h"
+#include "tensor/dtype.h"
+
+static uint64_t rs = 88172645463325252ull;
+static float frand(void) {
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return (float)((rs >> 40) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+static const uint32_t types[] = {KS_DTYPE_F32, KS_DTYPE_F16, KS_DTYPE_BF16, KS_DTYPE_Q4_0, KS_DTYPE_Q4_1, KS_DTYPE_Q8_0};
+
+static void test_vec_dot(uint32_t type, int64_t n) {
+    const ks_matmul_traits *fast = ks_matmul_get(type), *ref = ks_matmul_get_ref(type);
+    const ks_dtype_traits *wt = ks_dtype_get(type), *xt = ks_dtype_get(ref->vec_dot_type);
+    float *w = malloc(n * 4), *x = malloc(n * 4);
+    void *wq = malloc(ks_dtype_row_bytes(type, n)), *xq = malloc(ks_dtype_row_bytes(ref->vec_dot_type, n));
+    double worst = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        float scale = rep % 3 == 0 ? 100.0f : rep % 3 == 1 ? 1.0f : 1e-3f;
+        for (int64_t i = 0; i < n; i++) w[i] = frand() * scale, x[i] = frand() + (rep & 1 ? 0.5f : 0.0f);
+        wt->from_float(w, wq, n);
+        ref->from_float(x, xq, n);
+        (void)xt;
+        float a = 0, b = 0;
+        fast->vec_dot(n, &a, wq, xq);
+        ref->vec_dot(n, &b, wq, xq);
+        /* bound relative to the sum of |products| (summation order differs) */
+        float *wd = malloc(n * 4), *xd = malloc(n * 4);
+        wt->to_float(wq, wd, n);
+        ks_dtype_get(ref->vec_dot_type)->to_float(xq, xd, n);
+        double mag = 0;
+        for (int64_t i = 0; i < n; i++) mag += fabs((double)wd[i] * xd[i]);
+        free(wd), free(xd);
+        double e = fabs((double)a - b) / (mag + 1e-30);
+        if (e > worst) worst = e;
+    }
+    CHECK(worst < 1e-5, "%s n=%lld: fast vs ref relative error %.3g", wt->name, (long long)n, worst);
+    free(w), free(x), free(wq), free(xq);
+}
+
+static void test_matmul(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_tok) {
+    const ks_dtype_traits *wt = ks_dtype_get(type);
+    float *w = malloc(n_in * n_out * 4), *wd = malloc(n_in * n_out * 4), *x = malloc(n_in * n_tok * 4);
+    float *y = malloc(n_out * n_tok * 4);
+    int64_t rb = ks_dtype_row_bytes(type, n_in);
+    void *wq = malloc(rb * n_out), *scratch = malloc(ks_matmul_scratch_bytes(type, n_in, n_tok) + 1);
+    for (int64_t i = 0; i < n_in * n_out; i++) w[i] = frand();
+    for (int64_t i = 0; i < n_in * n_tok; i++) x[i] = frand();
+    for (int64_t r = 0; r < n_out; r++) wt->from_float(w + r * n_in, (char *)wq + r * rb, n_in);
+    for (int64_t r = 0; r < n_out; r++) wt->to_float((char *)wq + r * rb, wd + r * n_in, n_in);
+    ks_tensor t = {.type = type, .ne = {n_in, n_out, 1, 1}, .row_bytes = (size_t)rb, .data = wq};
+    ks_matmul(&t, x, n_tok, y, scratch);
+    /* the activation is quantized to 8 bits for quantized types: error ~ |w||x| / 127 * sqrt(n) */
+    double worst = 0;
+    for (int64_t i = 0; i < n_tok; i++)
+        for (int64_t r = 0; r < n_out; r++) {
+            double ref = 0, mag = 0;
+            for (int64_t k = 0; k < n_in; k++) ref += (double)wd[r * n_in + k] * x[i * n_in + k], mag += fabs(wd[r * n_in + k] * x[i * n_in + k]);
+            double e = fabs(y[i * n_out + r] - ref) / (mag + 1e-30);
+            if (e > worst) worst = e;
+        }
+    double tol = type == KS_DTYPE_F32 ? 1e-6 : type == KS_DTYPE_F16 ? 2e-3 : type == KS_DTYPE_BF16 ? 1e-2 : 2e-2;
+    CHECK(worst < tol, "matmul %s %lldx%lld x %lld tokens: relative error %.3g > %.3g", wt->name, (long long)n_out,
+          (long long)n_in, (long long)n_tok, worst, tol);
+    free(w), free(wd), free(x), free(y), free(wq), free(scratch);
+}
+
+static void test_ops(void) {
+    float x[7] = {1, -2, 3, 0.5f, 0, 4, -1}, y[7], w[7] = {1, 1, 1, 1, 1, 1, 2};
+    ks_rmsnorm(y, x, w, 7, 0.0f);
+    double ss = 0;
+    for (int i = 0; i < 7; i++) ss += x[i] * x[i];
+    CHECK(fabsf(y[6] - (float)(-2.0 / sqrt(ss / 7))) < 1e-6, "rmsnorm %g", y[6]);
+    float s[4] = {1, 2, 3, 4};
+    ks_softmax(s, 4);
+    CHECK(fabsf(s[0] + s[1] + s[2] + s[3] - 1) < 1e-6 && s[3] > s[2], "softmax");
+    float r[4] = {1, 0, 0, 1}, c[2] = {0, 1}, sn[2] = {1, 0};
+    ks_rope(r, 4, c, sn, false); /* pair 0 rotated by 90 degrees, pair 1 not */
+    CHECK(fabsf(r[0]) < 1e-7 && fabsf(r[1] - 1) < 1e-7 && r[3] == 1, "rope");
+}
+
+int main(void) {
+    fprintf(stderr, "kernels: %s\n", ks_kernels_isa());
+    const int64_t sizes_q[] = {32, 64, 96, 544, 576, 1536, 4128};
+    const int64_t sizes_f[] = {1, 7, 15, 16, 33, 100, 577, 1000};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        int64_t bs = ks_dtype_get(types[t])->block_size;
+        const int64_t *sz = bs > 1 ? sizes_q : sizes_f;
+        size_t nsz = bs > 1 ? sizeof sizes_q / sizeof *sizes_q : sizeof sizes_f / sizeof *sizes_f;
+        for (size_t i = 0; i < nsz; i++) test_vec_dot(types[t], sz[i]);
+        test_matmul(types[t], bs > 1 ? 96 : 33, 17, 1);
+        test_matmul(types[t], bs > 1 ? 576 : 100, 31, 5);
+    }
+    test_ops();
+    TEST_DONE();
+}
