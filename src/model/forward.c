@@ -207,7 +207,8 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
             float *o = c->att + t * q_dim + h * hd;
             for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
             for (int64_t j = 0; j < n_kv; j++) {
-                const float p = sc[j];
+                /* ggml's f16 matmul converts the probabilities to f16 as well */
+                const float p = f16 ? ks_fp16_to_fp32(ks_fp32_to_fp16(sc[j])) : sc[j];
                 if (f16) {
                     const uint16_t *vr = (const uint16_t *)vc + j * kv_dim + kvh * hd;
                     for (int64_t d = 0; d < hd; d++) o[d] += p * ks_fp16_to_fp32(vr[d]);
