@@ -74,8 +74,9 @@ int32_t ks_tokenizer_find(const ks_tokenizer *tok, const char *s, size_t len);
 typedef struct ks_detok_stream {
     char pending[8];
     size_t n_pending;
-    bool after_bos; /* caller sets it when the previous token was BOS: an SPM piece's
-                       leading space is then dropped (llama2.c/sentencepiece rule); cleared by push */
+    bool after_bos; /* set when the previous token was BOS (push sets it itself after
+                       pushing BOS; a caller may set it too): an SPM piece's leading
+                       space is then dropped (llama2.c/sentencepiece rule); cleared by push */
 } ks_detok_stream;
 void ks_detok_stream_init(ks_detok_stream *s);
 /* Appends the piece of id to out (cap bytes). Returns the number of bytes
