@@ -93,6 +93,47 @@ static const pre_desc pre_table[] = {
     {LIST("tekken"), LIST(RE_TEKKEN), {.ignore_merges = true, .add_bos = true}},
 };
 
+/* White_Space as oniguruma (HF tokenizers) and llama.cpp define \s. PCRE2's
+ * UCP \s also takes U+180E, so \s and \S are rewritten to this class. */
+#define WS_CLASS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+/* Returns a malloc'ed copy of re with \s -> [WS] (WS inside a class) and
+ * \S -> [^WS] outside classes, or NULL on OOM. */
+static char *ws_rewrite(const char *re) {
+    size_t n = strlen(re), wl = strlen(WS_CLASS), o = 0;
+    char *out = malloc(n * (wl + 3) + 1);
+    if (!out) return NULL;
+    bool in_class = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = re[i];
+        if (c == '\\' && i + 1 < n) {
+            char e = re[++i];
+            if (e == 's' || (e == 'S' && !in_class)) {
+                if (!in_class) out[o++] = '[';
+                if (e == 'S') out[o++] = '^';
+                memcpy(out + o, WS_CLASS, wl);
+                o += wl;
+                if (!in_class) out[o++] = ']';
+            } else {
+                out[o++] = c;
+                out[o++] = e;
+            }
+            continue;
+        }
+        if (c == '[' && !in_class) {
+            in_class = true;
+            out[o++] = c;
+            if (i + 1 < n && re[i + 1] == '^') out[o++] = re[++i];
+            if (i + 1 < n && re[i + 1] == ']') out[o++] = re[++i]; /* literal ] first in a class */
+            continue;
+        }
+        if (c == ']' && in_class) in_class = false;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 struct tok_pretok {
     pcre2_code *re[8];
     size_t n_re;
@@ -127,7 +168,13 @@ ks_status pretok_create(const char *name, size_t name_len, tok_pretok **out, tok
         int ec;
         PCRE2_SIZE eoff;
         uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY;
-        pcre2_code *re = pcre2_compile((PCRE2_SPTR)*r, PCRE2_ZERO_TERMINATED, opts, &ec, &eoff, NULL);
+        char *pat = ws_rewrite(*r);
+        if (!pat) {
+            pretok_free(p);
+            return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory");
+        }
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eoff, NULL);
+        free(pat);
         if (!re) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ec, msg, sizeof msg);
