@@ -110,7 +110,13 @@ int cli_chat(int argc, char **argv) {
         if (ks_chat_render(m->chat_template, msgs, n_msgs, true, &rendered, &err)) goto fail;
         free(ids), ids = NULL;
         size_t n_ids = 0;
+        /* templates that emit the BOS text themselves (Llama-2/3, Gemma) must not get a second one */
         bool add_bos = ks_tokenizer_add_bos(m->tok);
+        if (add_bos && ks_tokenizer_bos(m->tok) >= 0) {
+            size_t bl = 0;
+            const char *bt = ks_token_text(m->tok, ks_tokenizer_bos(m->tok), &bl);
+            if (bt && bl && !strncmp(rendered, bt, bl)) add_bos = false;
+        }
         if (ks_tokenize(m->tok, rendered, strlen(rendered), add_bos, true, &ids, &n_ids, &err)) goto fail;
         if ((int64_t)n_ids + 1 >= cp.n_ctx) {
             ks_err_set(&err, KS_ERR_LIMIT, "conversation of %zu tokens fills the context (%lld); restart or raise -c",
