@@ -75,7 +75,7 @@ int cli_generate(int argc, char **argv) {
     fflush(stdout);
     fprintf(stderr, "\nkestrel: prompt %lld tokens, %.2f tok/s | generation %lld tokens, %.2f tok/s | %s, %d threads\n",
             (long long)st.n_prompt, st.t_prompt_s > 0 ? st.n_prompt / st.t_prompt_s : 0.0, (long long)st.n_gen,
-            st.t_gen_s > 0 ? st.n_gen / st.t_gen_s : 0.0, ks_kernels_isa(), o.threads);
+            st.t_gen_s > 0 ? st.n_gen / st.t_gen_s : 0.0, ks_kernels_isa(), ks_context_n_threads(ctx));
     rc = 0;
     goto done;
 fail:

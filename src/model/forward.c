@@ -47,6 +47,7 @@ ks_context_params ks_context_default_params(void) {
 }
 
 int64_t ks_context_n_ctx(const ks_context *c) { return c->n_ctx; }
+int ks_context_n_threads(const ks_context *c) { return c->n_threads; }
 
 void ks_context_free(ks_context *c) {
     if (!c) return;

@@ -100,6 +100,7 @@ ks_context_params ks_context_default_params(void);
 ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_context **out, ks_err *err);
 void ks_context_free(ks_context *c);
 int64_t ks_context_n_ctx(const ks_context *c);
+int ks_context_n_threads(const ks_context *c);
 
 /* Runs tokens[0..n) at positions pos0.. (cache holds positions < pos0 already).
  * n may exceed n_batch (split internally). If all_logits, logits for every
