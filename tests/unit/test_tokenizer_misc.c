@@ -243,31 +243,59 @@ static void test_llama2c(const char *shared) {
     CHECK(st == KS_ERR_TRUNCATED && tok == NULL, "vocab_size beyond the file is truncated (%d)", st);
 }
 
+/* Minimal GGUF v3 fixture, assembled by hand (no writer needed): string keys
+ * and string arrays only, no tensors. */
+typedef struct fixture {
+    uint8_t buf[1024];
+    size_t n;
+} fixture;
+
+static void fx_bytes(fixture *f, const void *p, size_t n) {
+    if (f->n + n <= sizeof f->buf) memcpy(f->buf + f->n, p, n);
+    f->n += n;
+}
+static void fx_u32(fixture *f, uint32_t v) { fx_bytes(f, &v, 4); } /* little-endian hosts */
+static void fx_u64(fixture *f, uint64_t v) { fx_bytes(f, &v, 8); }
+static void fx_str(fixture *f, const char *s) {
+    fx_u64(f, strlen(s));
+    fx_bytes(f, s, strlen(s));
+}
+static void fx_kv_str(fixture *f, const char *key, const char *v) {
+    fx_str(f, key);
+    fx_u32(f, GGUF_TYPE_STRING);
+    fx_str(f, v);
+}
+static void fx_kv_arr(fixture *f, const char *key, const char *const *v, size_t n) {
+    fx_str(f, key);
+    fx_u32(f, GGUF_TYPE_ARRAY);
+    fx_u32(f, GGUF_TYPE_STRING);
+    fx_u64(f, n);
+    for (size_t i = 0; i < n; i++) fx_str(f, v[i]);
+}
+
 static void test_unknown_pre(void) {
-    const char *path = "/tmp/ks_test_tok_unknown_pre.gguf";
-    gguf_writer *w = gguf_writer_new();
-    CHECK(w != NULL, "writer");
-    if (!w) return;
+    static fixture f;
     const char *tokens[] = {"a", "b", "ab"}, *merges[] = {"a b"};
-    gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
-    gguf_writer_set_str(w, "tokenizer.ggml.pre", "no-such-pre");
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", tokens, 3);
-    gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
+    fx_bytes(&f, "GGUF", 4);
+    fx_u32(&f, 3);
+    fx_u64(&f, 0); /* tensors */
+    fx_u64(&f, 4); /* key/values */
+    fx_kv_str(&f, "tokenizer.ggml.model", "gpt2");
+    fx_kv_str(&f, "tokenizer.ggml.pre", "no-such-pre");
+    fx_kv_arr(&f, "tokenizer.ggml.tokens", tokens, 3);
+    fx_kv_arr(&f, "tokenizer.ggml.merges", merges, 1);
+    while (f.n % 32) fx_bytes(&f, "", 1);
+    CHECK(f.n <= sizeof f.buf, "fixture fits");
     ks_err err = {0};
-    ks_status st = gguf_writer_write(w, path, &err);
-    gguf_writer_free(w);
-    CHECK(st == KS_OK, "write %s: %s", path, err.msg);
-    if (st) return;
     gguf_ctx *g = NULL;
     ks_tokenizer *tok = NULL;
-    st = gguf_open_file(path, &g, &err);
-    CHECK(st == KS_OK, "open: %s", err.msg);
+    ks_status st = gguf_open_memory(f.buf, f.n, &g, &err);
+    CHECK(st == KS_OK, "open fixture: %s", err.msg);
     if (st) return;
     st = ks_tokenizer_from_gguf(g, &tok, &err);
     CHECK(st == KS_ERR_UNSUPPORTED && tok == NULL && strstr(err.msg, "no-such-pre"),
           "unknown pre-tokenizer: status %d, msg '%s'", st, err.msg);
     gguf_close(g);
-    remove(path);
 }
 
 int main(void) {
