@@ -95,10 +95,13 @@ static ks_status rd_array(reader *r, gguf_value *v, int depth, const char *key) 
     v->v.arr.elems = NULL;
     /* minimum bytes per element: strings 8 (length), arrays 12 (type + count) */
     const uint64_t min_elem = et == GGUF_TYPE_STRING ? 8 : et == GGUF_TYPE_ARRAY ? 12 : type_size[et];
-    if (n > remaining(r) / min_elem)
-        return ks_err_set(r->err, n / 2 > r->size ? KS_ERR_FORMAT : KS_ERR_TRUNCATED,
-                          "gguf: key '%s': array count %llu of %s exceeds the file size", key, (unsigned long long)n,
-                          gguf_type_name((gguf_type)et));
+    if (n > remaining(r) / min_elem) {
+        const bool absurd = n / 2 > r->size;
+        return ks_err_set(r->err, absurd ? KS_ERR_FORMAT : KS_ERR_TRUNCATED,
+                          "gguf: %skey '%s': array count %llu of %s needs at least %llu bytes, %llu left in the file",
+                          absurd ? "" : "truncated: ", key, (unsigned long long)n, gguf_type_name((gguf_type)et),
+                          (unsigned long long)(absurd ? n : n * min_elem), (unsigned long long)remaining(r));
+    }
     if (et != GGUF_TYPE_STRING && et != GGUF_TYPE_ARRAY) {
         v->v.arr.n = n;
         r->pos += n * min_elem;
