@@ -49,7 +49,15 @@ const char *ks_kernels_isa(void);
 void ks_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 /* y = (x - mean) / sqrt(var + eps) * w + b   (w, b may be NULL) */
 void ks_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
-/* in-place softmax over n values */
+/* ggml's exp approximation (see ops.c) */
+float ks_expf(float x);
+/* sum of 16 values in the order of a 512-bit horizontal add */
+float ks_reduce16(const float *lane);
+/* f16 dot products (a: n floats holding f16 values, b: f16 with a stride) in the
+ * summation order of llama.cpp's single-token (vec) and multi-token (gemm) paths */
+float ks_dot_f16_order_vec(const float *a, const uint16_t *b, int64_t stride, int64_t n, bool zero_padded);
+float ks_dot_f16_order_gemm(const float *a, const uint16_t *b, int64_t stride, int64_t n);
+/* in-place softmax over n values (ggml numerics) */
 void ks_softmax(float *x, int64_t n);
 /* out[i] = silu(gate[i]) * up[i] */
 void ks_swiglu(float *out, const float *gate, const float *up, int64_t n);

@@ -7,6 +7,7 @@
  * query is rounded to F16 before q.k, as ggml's f16 matmul does.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -197,7 +198,7 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
                 float s = 0.0f;
                 if (f16) {
                     const uint16_t *kr = (const uint16_t *)kc + j * kv_dim + kvh * hd;
-                    for (int64_t d = 0; d < hd; d++) s += qh[d] * ks_fp16_to_fp32(kr[d]);
+                    s = n == 1 ? ks_dot_f16_order_vec(qh, kr, 1, hd, false) : ks_dot_f16_order_gemm(qh, kr, 1, hd);
                 } else {
                     const float *kr = (const float *)kc + j * kv_dim + kvh * hd;
                     for (int64_t d = 0; d < hd; d++) s += qh[d] * kr[d];
@@ -207,15 +208,18 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
             ks_softmax(sc, n_kv);
             float *o = c->att + t * q_dim + h * hd;
             for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
-            for (int64_t j = 0; j < n_kv; j++) {
-                /* ggml's f16 matmul converts the probabilities to f16 as well */
-                const float p = f16 ? ks_fp16_to_fp32(ks_fp32_to_fp16(sc[j])) : sc[j];
-                if (f16) {
-                    const uint16_t *vr = (const uint16_t *)vc + j * kv_dim + kvh * hd;
-                    for (int64_t d = 0; d < hd; d++) o[d] += p * ks_fp16_to_fp32(vr[d]);
-                } else {
+            if (f16) {
+                /* ggml's f16 matmul converts the probabilities to f16 too; summation order
+                 * follows llama.cpp's path for this batch size (see kernels.h) */
+                for (int64_t j = 0; j < n_kv; j++) sc[j] = ks_fp16_to_fp32(ks_fp32_to_fp16(sc[j]));
+                const uint16_t *vh = (const uint16_t *)vc + kvh * hd;
+                for (int64_t d = 0; d < hd; d++)
+                    o[d] = n == 1 ? ks_dot_f16_order_vec(sc, vh + d, kv_dim, n_kv, true)
+                                  : ks_dot_f16_order_gemm(sc, vh + d, kv_dim, n_kv);
+            } else {
+                for (int64_t j = 0; j < n_kv; j++) {
                     const float *vr = (const float *)vc + j * kv_dim + kvh * hd;
-                    for (int64_t d = 0; d < hd; d++) o[d] += p * vr[d];
+                    for (int64_t d = 0; d < hd; d++) o[d] += sc[j] * vr[d];
                 }
             }
         }
@@ -235,6 +239,7 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
         const ks_layer *l = &m->layers[il];
         /* attention block */
         norm_rows(m, c->xb, c->x, &l->attn_norm, &l->attn_norm_b, n);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_attnnorm.bin", "wb"); fwrite(c->xb, 4, n*E, f); fclose(f); }
         ks_matmul(&l->wq, c->xb, n, c->q, c->mm_scratch);
         ks_matmul(&l->wk, c->xb, n, c->k, c->mm_scratch);
         ks_matmul(&l->wv, c->xb, n, c->v, c->mm_scratch);
@@ -248,17 +253,24 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
             }
         }
         kv_store(c, il, n, pos0);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_q.bin", "wb"); fwrite(c->q, 4, n*q_dim, f); fclose(f); }
         attention(c, il, n, pos0);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_att.bin", "wb"); fwrite(c->att, 4, n*q_dim, f); fclose(f); }
         ks_matmul(&l->wo, c->att, n, c->xb2, c->mm_scratch);
         add_bias(c->xb2, &l->bo, n, E);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_wo.bin", "wb"); fwrite(c->xb2, 4, n*E, f); fclose(f); }
         for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
         /* feed-forward block */
         norm_rows(m, c->xb, c->x, &l->ffn_norm, &l->ffn_norm_b, n);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_ffnnorm.bin", "wb"); fwrite(c->xb, 4, n*E, f); fclose(f); }
         ks_matmul(&l->ffn_gate, c->xb, n, c->hb, c->mm_scratch);
         ks_matmul(&l->ffn_up, c->xb, n, c->hb2, c->mm_scratch);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_up.bin", "wb"); fwrite(c->hb2, 4, n*hp->n_ff, f); fclose(f); }
         ks_swiglu(c->hb, c->hb, c->hb2, n * hp->n_ff);
+        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_swiglu.bin", "wb"); fwrite(c->hb, 4, n*hp->n_ff, f); fclose(f); }
         ks_matmul(&l->ffn_down, c->hb, n, c->xb2, c->mm_scratch);
         for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
+        if (getenv("KS_DUMP")) { char fn[64]; snprintf(fn, sizeof fn, "/tmp/ks_l%lld.bin", (long long)il); FILE *f = fopen(fn, "wb"); fwrite(c->x, 4, n * E, f); fclose(f); }
     }
     /* output head: all rows or only the last */
     const int64_t first = all_logits ? 0 : n - 1, n_out = n - first;
