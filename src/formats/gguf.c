@@ -238,14 +238,18 @@ static ks_status parse(gguf_ctx *c, ks_err *err) {
     uint64_t n_tensors, n_kv;
     if ((st = rd(&r, &n_tensors, 8, "tensor count")) || (st = rd(&r, &n_kv, 8, "metadata count"))) return st;
     /* each kv needs >= 8 (key len) + 4 (type) + 1 bytes; each tensor info >= 8 + 4 + 8 + 4 + 8 */
-    if (n_kv > GGUF_MAX_KV || n_kv > remaining(&r) / 13)
+    if (n_kv > GGUF_MAX_KV || n_kv > c->size)
         return ks_err_set(err, n_kv > GGUF_MAX_KV ? KS_ERR_LIMIT : KS_ERR_FORMAT,
                           "gguf: metadata count %llu is absurd for a file of %llu bytes", (unsigned long long)n_kv,
                           (unsigned long long)c->size);
-    if (n_tensors > GGUF_MAX_TENSORS || n_tensors > remaining(&r) / 32)
+    if (n_tensors > GGUF_MAX_TENSORS || n_tensors > c->size)
         return ks_err_set(err, n_tensors > GGUF_MAX_TENSORS ? KS_ERR_LIMIT : KS_ERR_FORMAT,
                           "gguf: tensor count %llu is absurd for a file of %llu bytes", (unsigned long long)n_tensors,
                           (unsigned long long)c->size);
+    if (n_kv > remaining(&r) / 13 || n_tensors > (remaining(&r) - n_kv * 13) / 32)
+        return ks_err_set(err, KS_ERR_TRUNCATED,
+                          "gguf: truncated: %llu metadata entries and %llu tensor infos need more than the %llu bytes left",
+                          (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)remaining(&r));
     c->kv = calloc(n_kv ? n_kv : 1, sizeof *c->kv);
     c->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *c->tensors);
     if (!c->kv || !c->tensors) return ks_err_set(err, KS_ERR_NOMEM, "gguf: out of memory");
