@@ -40,6 +40,7 @@ static const opt_def opts[] = {
     {"no-bos", "--no-bos", T_FLAG, O(no_bos)},
     {"parse-special", "--parse-special", T_FLAG, O(parse_special)},
     {"pieces", "--pieces", T_FLAG, O(pieces)},
+    {"ignore-eos", "--ignore-eos", T_FLAG, O(ignore_eos)},
 };
 
 static bool flag_matches(const char *flags, const char *arg) {

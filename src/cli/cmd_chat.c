@@ -131,8 +131,8 @@ int cli_chat(int argc, char **argv) {
         int64_t n_gen = 0;
         reply_buf reply = {0};
         ks_sampler_reset(smpl);
-        if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, keep, n_predict < budget ? n_predict : budget, on_text,
-                        &reply, gen, &n_gen, NULL, &err)) {
+        ks_gen_params gp = {.n_predict = n_predict < budget ? n_predict : budget};
+        if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, keep, &gp, on_text, &reply, gen, &n_gen, NULL, &err)) {
             free(reply.data);
             goto fail;
         }

@@ -21,7 +21,7 @@ int cli_generate(int argc, char **argv) {
     cli_opts o;
     int rc = cli_parse(argc, argv, "generate",
                        "m,tokenizer,p,f,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
-                       "frequency-penalty,seed,no-bos",
+                       "frequency-penalty,seed,no-bos,ignore-eos",
                        &o);
     if (rc || o.help) return rc;
     if (!o.prompt && !o.file) {
@@ -70,7 +70,8 @@ int cli_generate(int argc, char **argv) {
     }
     ks_gen_stats st;
     int64_t n_out = 0;
-    if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, 0, n_predict, write_stdout, NULL, out_ids, &n_out, &st, &err))
+    ks_gen_params gp = {.n_predict = n_predict, .ignore_eog = o.ignore_eos};
+    if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, 0, &gp, write_stdout, NULL, out_ids, &n_out, &st, &err))
         goto fail;
     fflush(stdout);
     fprintf(stderr, "\nkestrel: prompt %lld tokens, %.2f tok/s | generation %lld tokens, %.2f tok/s | %s, %d threads\n",

@@ -19,9 +19,10 @@ static bool is_stop(const ks_model *m, int32_t id) {
 }
 
 ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, const int32_t *tokens, int64_t n_tokens,
-                      int64_t n_cached, int64_t n_predict, ks_gen_text_fn on_text, void *ud, int32_t *out_ids,
+                      int64_t n_cached, const ks_gen_params *gp, ks_gen_text_fn on_text, void *ud, int32_t *out_ids,
                       int64_t *n_out, ks_gen_stats *stats, ks_err *err) {
     ks_gen_stats st = {0};
+    const int64_t n_predict = gp->n_predict;
     if (n_out) *n_out = 0;
     if (n_tokens <= 0) return ks_err_set(err, KS_ERR_INVALID_ARG, "empty prompt: nothing to condition on");
     if (n_cached < 0 || n_cached >= n_tokens) n_cached = n_cached >= n_tokens ? n_tokens - 1 : 0;
@@ -45,7 +46,7 @@ ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, cons
     for (int64_t i = 0; i < n_predict; i++) {
         const int32_t id = ks_sampler_sample(smpl, ks_context_logits(ctx, -1));
         st.n_gen++;
-        if (is_stop(m, id)) {
+        if (!gp->ignore_eog && is_stop(m, id)) {
             st.stopped_eog = true;
             break;
         }

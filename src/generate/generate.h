@@ -17,13 +17,18 @@ typedef struct ks_gen_stats {
     bool stopped_eog;  /* ended on an end-of-generation token */
 } ks_gen_stats;
 
-/* Generates up to n_predict tokens after tokens[0..n_tokens). The first n_cached
+typedef struct ks_gen_params {
+    int64_t n_predict; /* tokens to generate at most */
+    bool ignore_eog;   /* keep going past end-of-generation tokens (benchmarks) */
+} ks_gen_params;
+
+/* Generates up to gp->n_predict tokens after tokens[0..n_tokens). The first n_cached
  * of them are already in the context's KV cache (a conversation so far);
  * the rest are evaluated as one batch. Generated ids are appended to out_ids
- * (capacity n_predict; may be NULL); *n_out receives their count. The
+ * (capacity gp->n_predict; may be NULL); *n_out receives their count. The
  * end-of-generation token, if any, is not included and not evaluated. */
 ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, const int32_t *tokens, int64_t n_tokens,
-                      int64_t n_cached, int64_t n_predict, ks_gen_text_fn on_text, void *ud, int32_t *out_ids,
+                      int64_t n_cached, const ks_gen_params *gp, ks_gen_text_fn on_text, void *ud, int32_t *out_ids,
                       int64_t *n_out, ks_gen_stats *stats, ks_err *err);
 
 /* Monotonic clock in seconds. */
