@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# test.sh - the whole test suite: setup, build (warnings are errors), ctest.
+# test.sh - the whole test suite: setup, then every test twice: on the Release build
+# (warnings are errors) and on an AddressSanitizer + UndefinedBehaviorSanitizer build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build
-cd build && ctest --output-on-failure -j1 --timeout 1500
+(cd build && ctest --output-on-failure -j1 --timeout 1500)
+echo "== sanitizer build (ASan + UBSan) ==" >&2
+bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DKS_SANITIZE=ON
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j1 --timeout 3000)
