@@ -43,6 +43,8 @@ GREEDY_PROMPTS = [
     "The three laws of thermodynamics are",
     CHAT.format("Translate 'thank you' into French, German and Italian."),
     "Photosynthesis is the process by which",
+    # what `kestrel chat` renders for one user turn: SmolLM2's template adds its default system message
+    CHAT_SYS.format("You are a helpful AI assistant named SmolLM, trained by Hugging Face", "Name three colors of the rainbow."),
 ]
 
 
