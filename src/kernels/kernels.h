@@ -57,6 +57,19 @@ float ks_reduce16(const float *lane);
  * summation order of llama.cpp's single-token (vec) and multi-token (gemm) paths */
 float ks_dot_f16_order_vec(const float *a, const uint16_t *b, int64_t stride, int64_t n, bool zero_padded);
 float ks_dot_f16_order_gemm(const float *a, const uint16_t *b, int64_t stride, int64_t n);
+/* Attention against an f16 cache (attn_f16.c). vec = llama.cpp's one-token order,
+ * else its multi-token order. qk: dot of hd floats (f16-rounded values) with an f16
+ * row. pv: o[d] = sum_j p[j] * v[j*stride + d] for d < hd over n_kv positions.
+ * Every variant is bit-identical to the scalar reference. */
+typedef struct ks_attn_kernels {
+    const char *name;
+    float (*qk)(const float *q, const uint16_t *k, int64_t hd, bool vec);
+    void (*pv)(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec);
+} ks_attn_kernels;
+const ks_attn_kernels *ks_attn_kernels_best(void);
+const ks_attn_kernels *ks_attn_kernels_ref(void);
+/* "scalar", "avx2" or "avx512"; NULL if this CPU lacks it */
+const ks_attn_kernels *ks_attn_kernels_isa(const char *isa);
 /* in-place softmax over n values (ggml numerics) */
 void ks_softmax(float *x, int64_t n);
 /* out[i] = silu(gate[i]) * up[i] */

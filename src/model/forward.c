@@ -40,6 +40,7 @@ struct ks_context {
     int64_t n_logits_cap, n_logits;
     void *mm_scratch;   /* activation conversion for matmuls */
     int n_threads;
+    const ks_attn_kernels *attn; /* chosen at creation for this CPU */
 };
 
 ks_context_params ks_context_default_params(void) {
@@ -95,6 +96,7 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     ks_context *c = calloc(1, sizeof *c);
     if (!c) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     c->m = m, c->n_ctx = n_ctx, c->n_batch = n_batch, c->kv_type = kv_type, c->kv_elt = elt;
+    c->attn = ks_attn_kernels_best();
 #ifdef _OPENMP
     if (p->n_threads > 0) omp_set_num_threads(p->n_threads);
     c->n_threads = omp_get_max_threads();
@@ -181,6 +183,7 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
     const uint8_t *kc = c->k_cache + il * layer_bytes, *vc = c->v_cache + il * layer_bytes;
     const float scale = 1.0f / sqrtf((float)hd);
     const bool f16 = c->kv_type == KS_DTYPE_F16;
+    const ks_attn_kernels *ak = c->attn;
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
     for (int64_t t = 0; t < n; t++) {
         for (int64_t h = 0; h < n_head; h++) {
@@ -197,8 +200,7 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
             for (int64_t j = 0; j < n_kv; j++) {
                 float s = 0.0f;
                 if (f16) {
-                    const uint16_t *kr = (const uint16_t *)kc + j * kv_dim + kvh * hd;
-                    s = n == 1 ? ks_dot_f16_order_vec(qh, kr, 1, hd, false) : ks_dot_f16_order_gemm(qh, kr, 1, hd);
+                    s = ak->qk(qh, (const uint16_t *)kc + j * kv_dim + kvh * hd, hd, n == 1);
                 } else {
                     const float *kr = (const float *)kc + j * kv_dim + kvh * hd;
                     for (int64_t d = 0; d < hd; d++) s += qh[d] * kr[d];
@@ -212,10 +214,7 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
                 /* ggml's f16 matmul converts the probabilities to f16 too; summation order
                  * follows llama.cpp's path for this batch size (see kernels.h) */
                 for (int64_t j = 0; j < n_kv; j++) sc[j] = ks_fp16_to_fp32(ks_fp32_to_fp16(sc[j]));
-                const uint16_t *vh = (const uint16_t *)vc + kvh * hd;
-                for (int64_t d = 0; d < hd; d++)
-                    o[d] = n == 1 ? ks_dot_f16_order_vec(sc, vh + d, kv_dim, n_kv, true)
-                                  : ks_dot_f16_order_gemm(sc, vh + d, kv_dim, n_kv);
+                ak->pv(o, sc, (const uint16_t *)vc + kvh * hd, kv_dim, n_kv, hd, n == 1);
             } else {
                 for (int64_t j = 0; j < n_kv; j++) {
                     const float *vr = (const float *)vc + j * kv_dim + kvh * hd;

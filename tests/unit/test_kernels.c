@@ -87,6 +87,38 @@ static void test_ops(void) {
     CHECK(fabsf(r[0]) < 1e-7 && fabsf(r[1] - 1) < 1e-7 && r[3] == 1, "rope");
 }
 
+/* SIMD attention kernels must equal the scalar reference bit for bit */
+static void test_attn(const char *isa) {
+    const ks_attn_kernels *k = ks_attn_kernels_isa(isa), *ref = ks_attn_kernels_ref();
+    if (!k) {
+        fprintf(stderr, "attn %s: not supported by this CPU, not tested\n", isa);
+        return;
+    }
+    const int64_t hds[] = {16, 32, 64, 80, 128, 96};
+    const int64_t n_kvs[] = {1, 2, 3, 15, 16, 17, 63, 64, 65, 200, 300};
+    int bad = 0, checked = 0;
+    for (size_t h = 0; h < sizeof hds / sizeof *hds; h++)
+        for (size_t m = 0; m < sizeof n_kvs / sizeof *n_kvs; m++) {
+            const int64_t hd = hds[h], n_kv = n_kvs[m], stride = hd * 3;
+            float *q = malloc(hd * 4), *p = malloc(n_kv * 4), *o1 = malloc(hd * 4), *o2 = malloc(hd * 4);
+            uint16_t *kv = malloc(n_kv * stride * 2);
+            for (int64_t i = 0; i < hd; i++) q[i] = ks_fp16_to_fp32(ks_fp32_to_fp16(frand() * 3));
+            for (int64_t i = 0; i < n_kv; i++) p[i] = ks_fp16_to_fp32(ks_fp32_to_fp16(frand() * 0.5f + 0.5f));
+            for (int64_t i = 0; i < n_kv * stride; i++) kv[i] = ks_fp32_to_fp16(frand() * 2);
+            for (int vec = 0; vec < 2; vec++) {
+                for (int64_t j = 0; j < n_kv; j++) {
+                    float a = k->qk(q, kv + j * stride, hd, vec), b = ref->qk(q, kv + j * stride, hd, vec);
+                    bad += memcmp(&a, &b, 4) != 0, checked++;
+                }
+                k->pv(o1, p, kv + hd, stride, n_kv, hd, vec);
+                ref->pv(o2, p, kv + hd, stride, n_kv, hd, vec);
+                bad += memcmp(o1, o2, hd * 4) != 0, checked++;
+            }
+            free(q), free(p), free(o1), free(o2), free(kv);
+        }
+    CHECK(bad == 0, "attn %s: %d of %d results differ from the scalar reference", isa, bad, checked);
+}
+
 int main(void) {
     fprintf(stderr, "kernels: %s\n", ks_kernels_isa());
     const int64_t sizes_q[] = {32, 64, 96, 544, 576, 1536, 4128};
@@ -100,5 +132,7 @@ int main(void) {
         test_matmul(types[t], bs > 1 ? 576 : 100, 31, 5);
     }
     test_ops();
+    test_attn("avx2");
+    test_attn("avx512");
     TEST_DONE();
 }

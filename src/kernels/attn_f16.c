@@ -1,0 +1,185 @@
+/* attn_f16.c - attention inner products against an f16 KV cache, in llama.cpp's
+ * summation orders (see docs/NUMERICS.md), with SIMD versions that perform the
+ * very same fused multiply-adds lane for lane, so they are bit-identical to the
+ * scalar reference (tests/unit/test_kernels.c checks equality, not closeness).
+ *
+ *   gemm order (batches of >= 2 tokens): element e -> lane e % 16, then reduce16
+ *   vec order (one token): element e -> accumulator (e % 64) / 16, lane e % 16;
+ *                          a0 += a2, a1 += a3, a0 += a1, then reduce16
+ * q.k runs over head dims (contiguous); p.v runs over positions and is computed
+ * for all head dims at once (one set of lane accumulators per head dim).
+ */
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "tensor/dtype.h"
+
+#define PV_MAX_HD 256 /* SIMD p.v keeps 16 (gemm) or 64 (vec) accumulators per head dim */
+
+/* ---- scalar reference ---- */
+static float qk_ref(const float *q, const uint16_t *k, int64_t hd, bool vec) {
+    return vec ? ks_dot_f16_order_vec(q, k, 1, hd, false) : ks_dot_f16_order_gemm(q, k, 1, hd);
+}
+
+static void pv_ref(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec) {
+    for (int64_t d = 0; d < hd; d++)
+        o[d] = vec ? ks_dot_f16_order_vec(p, v + d, stride, n_kv, true) : ks_dot_f16_order_gemm(p, v + d, stride, n_kv);
+}
+
+static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define KS_AVX512 __attribute__((target("avx512f,f16c,fma")))
+#define KS_AVX2 __attribute__((target("avx2,f16c,fma")))
+
+/* ---------------- AVX-512: one register = 16 lanes ---------------- */
+KS_AVX512 static inline float r16_512(__m512 a) {
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1));
+    const __m256 t3 = _mm256_add_ps(hi, _mm512_castps512_ps256(a));
+    const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
+}
+
+KS_AVX512 static inline __m512 ld16h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+
+KS_AVX512 static float qk_avx512(const float *q, const uint16_t *k, int64_t hd, bool vec) {
+    if (hd % 16) return qk_ref(q, k, hd, vec);
+    if (!vec) {
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t d = 0; d < hd; d += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), ld16h(k + d), acc);
+        return r16_512(acc);
+    }
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    const int64_t np = hd & ~(int64_t)63;
+    for (int64_t e = 0; e < np; e += 64)
+        for (int j = 0; j < 4; j++) a[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + e + 16 * j), ld16h(k + e + 16 * j), a[j]);
+    a[0] = _mm512_add_ps(a[0], a[2]), a[1] = _mm512_add_ps(a[1], a[3]), a[0] = _mm512_add_ps(a[0], a[1]);
+    double sum = r16_512(a[0]);
+    for (int64_t e = np; e < hd; e++) sum += (double)(q[e] * ks_fp16_to_fp32(k[e]));
+    return (float)sum;
+}
+
+/* o[d] = reduce over 16 lane accumulators acc[l][d], vectorised over d */
+KS_AVX512 static void lanes_reduce_512(float *o, float (*acc)[PV_MAX_HD], int64_t hd) {
+    for (int64_t d = 0; d < hd; d += 16) {
+        __m512 t3[8], t6[4];
+        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(_mm512_loadu_ps(&acc[i + 8][d]), _mm512_loadu_ps(&acc[i][d]));
+        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[i + 4], t3[i]);
+        _mm512_storeu_ps(o + d, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+    }
+}
+
+KS_AVX512 static void pv_avx512(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd,
+                                bool vec) {
+    if (hd % 16 || hd > PV_MAX_HD || (vec && hd > PV_MAX_HD / 4)) {
+        pv_ref(o, p, v, stride, n_kv, hd, vec);
+        return;
+    }
+    static _Thread_local float acc[64][PV_MAX_HD]; /* [accumulator * 16 + lane][head dim] */
+    const int n_acc = vec ? 64 : 16;
+    for (int a = 0; a < n_acc; a++) memset(acc[a], 0, (size_t)hd * sizeof(float));
+    for (int64_t j = 0; j < n_kv; j++) {
+        float *row = acc[vec ? (j & 63) : (j & 15)];
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const uint16_t *vr = v + j * stride;
+        for (int64_t d = 0; d < hd; d += 16)
+            _mm512_storeu_ps(row + d, _mm512_fmadd_ps(pj, ld16h(vr + d), _mm512_loadu_ps(row + d)));
+    }
+    if (vec) { /* a0 += a2, a1 += a3, a0 += a1 (accumulator a = rows 16a..16a+15) */
+        for (int l = 0; l < 16; l++)
+            for (int64_t d = 0; d < hd; d += 16) {
+                __m512 a0 = _mm512_add_ps(_mm512_loadu_ps(&acc[l][d]), _mm512_loadu_ps(&acc[32 + l][d]));
+                __m512 a1 = _mm512_add_ps(_mm512_loadu_ps(&acc[16 + l][d]), _mm512_loadu_ps(&acc[48 + l][d]));
+                _mm512_storeu_ps(&acc[l][d], _mm512_add_ps(a0, a1));
+            }
+    }
+    lanes_reduce_512(o, acc, hd);
+}
+
+/* ---------------- AVX2: 16 lanes = two 256-bit registers ---------------- */
+KS_AVX2 static inline float r16_256(__m256 lo, __m256 hi) {
+    const __m256 t3 = _mm256_add_ps(hi, lo);
+    const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
+}
+
+KS_AVX2 static inline __m256 ld8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+KS_AVX2 static float qk_avx2(const float *q, const uint16_t *k, int64_t hd, bool vec) {
+    if (hd % 16) return qk_ref(q, k, hd, vec);
+    if (!vec) {
+        __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+        for (int64_t d = 0; d < hd; d += 16) {
+            lo = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), ld8h(k + d), lo);
+            hi = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), ld8h(k + d + 8), hi);
+        }
+        return r16_256(lo, hi);
+    }
+    __m256 a[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm256_setzero_ps();
+    const int64_t np = hd & ~(int64_t)63;
+    for (int64_t e = 0; e < np; e += 64)
+        for (int j = 0; j < 8; j++) a[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + e + 8 * j), ld8h(k + e + 8 * j), a[j]);
+    /* accumulator j = registers 2j (lanes 0-7), 2j+1 (lanes 8-15) */
+    __m256 lo = _mm256_add_ps(_mm256_add_ps(a[0], a[4]), _mm256_add_ps(a[2], a[6]));
+    __m256 hi = _mm256_add_ps(_mm256_add_ps(a[1], a[5]), _mm256_add_ps(a[3], a[7]));
+    double sum = r16_256(lo, hi);
+    for (int64_t e = np; e < hd; e++) sum += (double)(q[e] * ks_fp16_to_fp32(k[e]));
+    return (float)sum;
+}
+
+KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd,
+                            bool vec) {
+    if (hd % 16 || hd > PV_MAX_HD || (vec && hd > PV_MAX_HD / 4)) {
+        pv_ref(o, p, v, stride, n_kv, hd, vec);
+        return;
+    }
+    static _Thread_local float acc[64][PV_MAX_HD];
+    const int n_acc = vec ? 64 : 16;
+    for (int a = 0; a < n_acc; a++) memset(acc[a], 0, (size_t)hd * sizeof(float));
+    for (int64_t j = 0; j < n_kv; j++) {
+        float *row = acc[vec ? (j & 63) : (j & 15)];
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        const uint16_t *vr = v + j * stride;
+        for (int64_t d = 0; d < hd; d += 8)
+            _mm256_storeu_ps(row + d, _mm256_fmadd_ps(pj, ld8h(vr + d), _mm256_loadu_ps(row + d)));
+    }
+    if (vec)
+        for (int l = 0; l < 16; l++)
+            for (int64_t d = 0; d < hd; d += 8) {
+                __m256 a0 = _mm256_add_ps(_mm256_loadu_ps(&acc[l][d]), _mm256_loadu_ps(&acc[32 + l][d]));
+                __m256 a1 = _mm256_add_ps(_mm256_loadu_ps(&acc[16 + l][d]), _mm256_loadu_ps(&acc[48 + l][d]));
+                _mm256_storeu_ps(&acc[l][d], _mm256_add_ps(a0, a1));
+            }
+    for (int64_t d = 0; d < hd; d += 8) {
+        __m256 t3[8], t6[4];
+        for (int i = 0; i < 8; i++) t3[i] = _mm256_add_ps(_mm256_loadu_ps(&acc[i + 8][d]), _mm256_loadu_ps(&acc[i][d]));
+        for (int i = 0; i < 4; i++) t6[i] = _mm256_add_ps(t3[i + 4], t3[i]);
+        _mm256_storeu_ps(o + d, _mm256_add_ps(_mm256_add_ps(t6[0], t6[2]), _mm256_add_ps(t6[1], t6[3])));
+    }
+}
+
+static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2};
+#endif
+
+const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }
+
+const ks_attn_kernels *ks_attn_kernels_isa(const char *isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    const bool f16_fma = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
+    if (!strcmp(isa, "avx512")) return f16_fma && __builtin_cpu_supports("avx512f") ? &attn_avx512 : NULL;
+    if (!strcmp(isa, "avx2")) return f16_fma && __builtin_cpu_supports("avx2") ? &attn_avx2 : NULL;
+#endif
+    return !strcmp(isa, "scalar") ? &attn_ref : NULL;
+}
+
+const ks_attn_kernels *ks_attn_kernels_best(void) {
+    const ks_attn_kernels *k = ks_attn_kernels_isa("avx512");
+    if (!k) k = ks_attn_kernels_isa("avx2");
+    return k ? k : &attn_ref;
+}
