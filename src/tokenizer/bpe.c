@@ -82,62 +82,19 @@ typedef struct bpe_sym {
     int32_t n;          /* bytes covered (0: merged away) */
 } bpe_sym;
 
-typedef struct bpe_bigram {
-    int32_t rank, left, right, lid, rid;
-} bpe_bigram;
-
 typedef struct bpe_work {
     bpe_sym *sym;
     size_t sym_cap;
-    bpe_bigram *heap;
-    size_t n_heap, heap_cap;
+    tok_heap heap;
     char *word; /* byte-mapped word, for ignore_merges lookups */
     size_t word_cap;
 } bpe_work;
-
-static bool bigram_less(const bpe_bigram *a, const bpe_bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static ks_status heap_push(bpe_work *w, bpe_bigram g) {
-    if (w->n_heap == w->heap_cap) {
-        size_t cap = w->heap_cap ? w->heap_cap * 2 : 256;
-        bpe_bigram *h = realloc(w->heap, cap * sizeof *h);
-        if (!h) return KS_ERR_NOMEM;
-        w->heap = h;
-        w->heap_cap = cap;
-    }
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!bigram_less(&g, &w->heap[p])) break;
-        w->heap[i] = w->heap[p];
-        i = p;
-    }
-    w->heap[i] = g;
-    return KS_OK;
-}
-
-static bpe_bigram heap_pop(bpe_work *w) {
-    bpe_bigram top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && bigram_less(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!bigram_less(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
-    return top;
-}
 
 static ks_status add_bigram(const ks_tokenizer *tok, bpe_work *w, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return KS_OK;
     const tok_pair_entry *e = pairmap_get(&tok->merges, w->sym[left].id, w->sym[right].id);
     if (!e) return KS_OK;
-    return heap_push(w, (bpe_bigram){e->rank, left, right, w->sym[left].id, w->sym[right].id});
+    return tok_heap_push(&w->heap, (tok_bigram){e->rank, left, right, w->sym[left].id, w->sym[right].id});
 }
 
 static ks_status emit_symbol(const ks_tokenizer *tok, const uint8_t *bytes, const bpe_sym *s, tok_ids *out) {
@@ -182,14 +139,14 @@ static ks_status bpe_word(const ks_tokenizer *tok, bpe_work *w, const uint8_t *b
     int32_t n = (int32_t)len;
     for (int32_t i = 0; i < n; i++)
         w->sym[i] = (bpe_sym){tok->byte_sym[bytes[i]], i - 1, i + 1 < n ? i + 1 : -1, 1};
-    w->n_heap = 0;
+    w->heap.n = 0;
     ks_status st = KS_OK;
     for (int32_t i = 1; i < n && !st; i++) st = add_bigram(tok, w, i - 1, i);
-    while (w->n_heap && !st) {
-        bpe_bigram g = heap_pop(w);
+    while (w->heap.n && !st) {
+        tok_bigram g = tok_heap_pop(&w->heap);
         bpe_sym *l = &w->sym[g.left], *r = &w->sym[g.right];
-        if (l->n == 0 || r->n == 0 || l->next != g.right || l->id != g.lid || r->id != g.rid) continue; /* stale */
-        l->id = pairmap_get(&tok->merges, g.lid, g.rid)->result;
+        if (l->n == 0 || r->n == 0 || l->next != g.right || l->id != g.a || r->id != g.b) continue; /* stale */
+        l->id = pairmap_get(&tok->merges, (int32_t)g.a, (int32_t)g.b)->result;
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
@@ -210,7 +167,7 @@ ks_status bpe_encode(const ks_tokenizer *tok, const char *text, size_t len, tok_
         st = bpe_word(tok, &w, (const uint8_t *)text + spans.v[i].off, spans.v[i].len, out);
     free(spans.v);
     free(w.sym);
-    free(w.heap);
+    free(w.heap.v);
     free(w.word);
     if (st) return ks_err_set(err, st, "tokenizer: BPE: %s", ks_status_str(st));
     return KS_OK;

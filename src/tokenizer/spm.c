@@ -4,7 +4,7 @@
  * The fragment is optionally prefixed with a space, spaces become U+2581
  * (GGUF only: llama2.c pieces hold plain spaces), the text is cut into UTF-8
  * characters, and the adjacent pair whose concatenation is the highest-scoring
- * token is merged first (ties: leftmost), via a max-heap over a linked list.
+ * token is merged first (ties: leftmost), via the shared merge heap (merge_heap.c, key = -score) over a linked list.
  * Symbols that are not tokens at the end are emitted as byte tokens <0xXX>.
  */
 #include <stdlib.h>
@@ -30,63 +30,18 @@ typedef struct spm_sym {
     size_t off, n; /* bytes of the working text; n == 0: merged away */
 } spm_sym;
 
-typedef struct spm_bigram {
-    float score;
-    int32_t left, right;
-    size_t size;
-} spm_bigram;
-
 typedef struct spm_work {
     const char *text;
     spm_sym *sym;
-    spm_bigram *heap;
-    size_t n_heap, heap_cap;
+    tok_heap heap;
 } spm_work;
-
-static bool bigram_before(const spm_bigram *a, const spm_bigram *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static ks_status heap_push(spm_work *w, spm_bigram g) {
-    if (w->n_heap == w->heap_cap) {
-        size_t cap = w->heap_cap ? w->heap_cap * 2 : 256;
-        spm_bigram *h = realloc(w->heap, cap * sizeof *h);
-        if (!h) return KS_ERR_NOMEM;
-        w->heap = h;
-        w->heap_cap = cap;
-    }
-    size_t i = w->n_heap++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!bigram_before(&g, &w->heap[p])) break;
-        w->heap[i] = w->heap[p];
-        i = p;
-    }
-    w->heap[i] = g;
-    return KS_OK;
-}
-
-static spm_bigram heap_pop(spm_work *w) {
-    spm_bigram top = w->heap[0], last = w->heap[--w->n_heap];
-    size_t i = 0, n = w->n_heap;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && bigram_before(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!bigram_before(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
-    return top;
-}
 
 static ks_status try_bigram(const ks_tokenizer *tok, spm_work *w, int32_t left, int32_t right) {
     if (left < 0 || right < 0) return KS_OK;
     size_t size = w->sym[left].n + w->sym[right].n;
     int32_t id = ks_tokenizer_find(tok, w->text + w->sym[left].off, size);
     if (id < 0) return KS_OK;
-    return heap_push(w, (spm_bigram){tok->scores[id], left, right, size});
+    return tok_heap_push(&w->heap, (tok_bigram){-(double)tok->scores[id], left, right, (int64_t)size, 0});
 }
 
 /* Working text: optional prefix, spaces escaped to U+2581 unless llama2.c. */
@@ -161,10 +116,10 @@ ks_status spm_encode(const ks_tokenizer *tok, const char *text, size_t len, bool
         i += cl;
     }
     for (int32_t i = 1; i < n_sym && !st; i++) st = try_bigram(tok, &w, i - 1, i);
-    while (w.n_heap && !st) {
-        spm_bigram g = heap_pop(&w);
+    while (w.heap.n && !st) {
+        tok_bigram g = tok_heap_pop(&w.heap);
         spm_sym *l = &w.sym[g.left], *r = &w.sym[g.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != g.size) continue; /* stale */
+        if (l->n == 0 || r->n == 0 || l->n + r->n != (size_t)g.a) continue; /* stale */
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
@@ -180,6 +135,6 @@ nomem:
 done:
     free(buf);
     free(w.sym);
-    free(w.heap);
+    free(w.heap.v);
     return st;
 }

@@ -54,6 +54,22 @@ const tok_pair_entry *pairmap_get(const tok_pairmap *m, int32_t left, int32_t ri
 void pairmap_free(tok_pairmap *m);
 
 /* ---- growable id vector ---- */
+/* A candidate merge of adjacent symbols left and right for the BPE and SPM merge
+ * loops. The heap pops the lowest key first, ties leftmost (BPE: key = merge
+ * rank; SPM: key = -score). a, b: the algorithm's data for detecting stale
+ * entries (BPE: the two symbol ids; SPM: a = merged byte length). */
+typedef struct tok_bigram {
+    double key;
+    int32_t left, right;
+    int64_t a, b;
+} tok_bigram;
+typedef struct tok_heap {
+    tok_bigram *v; /* owned */
+    size_t n, cap;
+} tok_heap;
+ks_status tok_heap_push(tok_heap *h, tok_bigram g); /* KS_ERR_NOMEM leaves h unchanged */
+tok_bigram tok_heap_pop(tok_heap *h);               /* requires h->n > 0 */
+
 typedef struct tok_ids {
     int32_t *v;
     size_t n, cap;
