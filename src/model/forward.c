@@ -59,10 +59,9 @@ void ks_context_free(ks_context *c) {
     free(c);
 }
 
+/* Largest activation-conversion scratch any matmul of the model needs for n_tok rows. */
 static size_t max_scratch(const ks_model *m, int64_t n_tok) {
-    size_t s = 0;
-    const ks_tensor *ts[] = {&m->output};
-    for (size_t i = 0; i < 1; i++) s = s > ks_matmul_scratch_bytes(ts[i]->type, ts[i]->ne[0], n_tok) ? s : ks_matmul_scratch_bytes(ts[i]->type, ts[i]->ne[0], n_tok);
+    size_t s = ks_matmul_scratch_bytes(m->output.type, m->output.ne[0], n_tok);
     for (int64_t il = 0; il < m->hp.n_layer; il++) {
         const ks_layer *l = &m->layers[il];
         const ks_tensor *lt[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down};
