@@ -20,12 +20,17 @@ typedef struct ks_tensor {
 
 /* dot of one weight row (type T) with one activation row in T's vec_dot type */
 typedef void (*ks_vec_dot_fn)(int64_t n, float *out, const void *w_row, const void *x_row);
+/* four dots of one weight row with four activation rows (x_rows, x_stride bytes
+ * apart): out[k * out_stride] for k < 4, each computed exactly as vec_dot would */
+typedef void (*ks_vec_dot4_fn)(int64_t n, float *out, int64_t out_stride, const void *w_row, const void *x_rows,
+                               size_t x_stride);
 /* converts n floats to the vec_dot type */
 typedef void (*ks_from_float_fn)(const float *x, void *dst, int64_t n);
 
 typedef struct ks_matmul_traits {
     uint32_t vec_dot_type;
     ks_vec_dot_fn vec_dot;
+    ks_vec_dot4_fn vec_dot4; /* optional (NULL): batch kernel sharing the weight unpacking */
     ks_from_float_fn from_float; /* activation conversion */
 } ks_matmul_traits;
 

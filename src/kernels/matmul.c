@@ -50,6 +50,9 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n_out; r++) {
         const char *wr = wd + (size_t)r * w->row_bytes;
-        for (int64_t i = 0; i < n_tok; i++) t->vec_dot(n_in, &y[i * n_out + r], wr, xq + i * xrb);
+        int64_t i = 0;
+        if (t->vec_dot4)
+            for (; i + 4 <= n_tok; i += 4) t->vec_dot4(n_in, &y[i * n_out + r], n_out, wr, xq + i * xrb, xrb);
+        for (; i < n_tok; i++) t->vec_dot(n_in, &y[i * n_out + r], wr, xq + i * xrb);
     }
 }

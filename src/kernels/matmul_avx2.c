@@ -79,6 +79,59 @@ KS_AVX2 static void dot_q4_1_q8_1(int64_t n, float *out, const void *w, const vo
     *out = hsum_ps(acc) + summs;
 }
 
+/* vec_dot4 variants: the weight block is unpacked once and dotted with four
+ * activation rows; per row the arithmetic is exactly the single-row kernel's. */
+KS_AVX2 static void dot4_q4_1_q8_1(int64_t n, float *out, int64_t os, const void *w, const void *x, size_t xs) {
+    const ks_block_q4_1 *a = w;
+    const ks_block_q8_1 *b[4];
+    for (int k = 0; k < 4; k++) b[k] = (const ks_block_q8_1 *)((const char *)x + k * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float summs[4] = {0, 0, 0, 0};
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        const float dw = h2f(a[i].d), mw = h2f(a[i].m);
+        const __m256i qa = nibbles_32(a[i].qs);
+        for (int k = 0; k < 4; k++) {
+            summs[k] += mw * h2f(b[k][i].s);
+            const __m256 d = _mm256_set1_ps(dw * h2f(b[k][i].d));
+            acc[k] = _mm256_fmadd_ps(d, dot_u8_i8(qa, _mm256_loadu_si256((const __m256i *)b[k][i].qs)), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) out[k * os] = hsum_ps(acc[k]) + summs[k];
+}
+
+KS_AVX2 static void dot4_q4_0_q8_0(int64_t n, float *out, int64_t os, const void *w, const void *x, size_t xs) {
+    const ks_block_q4_0 *a = w;
+    const ks_block_q8_0 *b[4];
+    for (int k = 0; k < 4; k++) b[k] = (const ks_block_q8_0 *)((const char *)x + k * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const __m256i off = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        const float dw = h2f(a[i].d);
+        const __m256i qa = _mm256_sub_epi8(nibbles_32(a[i].qs), off);
+        for (int k = 0; k < 4; k++) {
+            const __m256 d = _mm256_set1_ps(dw * h2f(b[k][i].d));
+            acc[k] = _mm256_fmadd_ps(d, dot_i8_signed(qa, _mm256_loadu_si256((const __m256i *)b[k][i].qs)), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) out[k * os] = hsum_ps(acc[k]);
+}
+
+KS_AVX2 static void dot4_q8_0_q8_0(int64_t n, float *out, int64_t os, const void *w, const void *x, size_t xs) {
+    const ks_block_q8_0 *a = w;
+    const ks_block_q8_0 *b[4];
+    for (int k = 0; k < 4; k++) b[k] = (const ks_block_q8_0 *)((const char *)x + k * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        const float dw = h2f(a[i].d);
+        const __m256i qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        for (int k = 0; k < 4; k++) {
+            const __m256 d = _mm256_set1_ps(dw * h2f(b[k][i].d));
+            acc[k] = _mm256_fmadd_ps(d, dot_i8_signed(qa, _mm256_loadu_si256((const __m256i *)b[k][i].qs)), acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) out[k * os] = hsum_ps(acc[k]);
+}
+
 KS_AVX2 static void dot_f16(int64_t n, float *out, const void *w, const void *x) {
     const uint16_t *a = w, *b = x;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -135,6 +188,9 @@ const ks_matmul_traits *ks_matmul_avx2_table(void) {
             avx2_table[KS_DTYPE_Q4_0].vec_dot = dot_q4_0_q8_0;
             avx2_table[KS_DTYPE_Q4_1].vec_dot = dot_q4_1_q8_1;
             avx2_table[KS_DTYPE_Q8_0].vec_dot = dot_q8_0_q8_0;
+            avx2_table[KS_DTYPE_Q4_0].vec_dot4 = dot4_q4_0_q8_0;
+            avx2_table[KS_DTYPE_Q4_1].vec_dot4 = dot4_q4_1_q8_1;
+            avx2_table[KS_DTYPE_Q8_0].vec_dot4 = dot4_q8_0_q8_0;
         }
         state = ok ? 1 : -1;
     }

@@ -106,10 +106,10 @@ static void dot_q8_0_q8_0_ref(int64_t n, float *out, const void *w, const void *
 }
 
 const ks_matmul_traits ks_matmul_ref_table[KS_DTYPE_COUNT] = {
-    [KS_DTYPE_F32] = {KS_DTYPE_F32, dot_f32_ref, act_f32},
-    [KS_DTYPE_F16] = {KS_DTYPE_F16, dot_f16_ref, act_f16},
-    [KS_DTYPE_BF16] = {KS_DTYPE_BF16, dot_bf16_ref, act_bf16},
-    [KS_DTYPE_Q4_0] = {KS_DTYPE_Q8_0, dot_q4_0_q8_0_ref, ks_quantize_act_q8_0},
-    [KS_DTYPE_Q4_1] = {KS_DTYPE_Q8_1, dot_q4_1_q8_1_ref, ks_quantize_act_q8_1},
-    [KS_DTYPE_Q8_0] = {KS_DTYPE_Q8_0, dot_q8_0_q8_0_ref, ks_quantize_act_q8_0},
+    [KS_DTYPE_F32] = {.vec_dot_type = KS_DTYPE_F32, .vec_dot = dot_f32_ref, .from_float = act_f32},
+    [KS_DTYPE_F16] = {.vec_dot_type = KS_DTYPE_F16, .vec_dot = dot_f16_ref, .from_float = act_f16},
+    [KS_DTYPE_BF16] = {.vec_dot_type = KS_DTYPE_BF16, .vec_dot = dot_bf16_ref, .from_float = act_bf16},
+    [KS_DTYPE_Q4_0] = {.vec_dot_type = KS_DTYPE_Q8_0, .vec_dot = dot_q4_0_q8_0_ref, .from_float = ks_quantize_act_q8_0},
+    [KS_DTYPE_Q4_1] = {.vec_dot_type = KS_DTYPE_Q8_1, .vec_dot = dot_q4_1_q8_1_ref, .from_float = ks_quantize_act_q8_1},
+    [KS_DTYPE_Q8_0] = {.vec_dot_type = KS_DTYPE_Q8_0, .vec_dot = dot_q8_0_q8_0_ref, .from_float = ks_quantize_act_q8_0},
 };

@@ -43,6 +43,21 @@ static void test_vec_dot(uint32_t type, int64_t n) {
         if (e > worst) worst = e;
     }
     CHECK(worst < 1e-5, "%s n=%lld: fast vs ref relative error %.3g", wt->name, (long long)n, worst);
+    if (fast->vec_dot4) { /* the 4-row kernel must equal four single-row calls bit for bit */
+        size_t xrb = (size_t)ks_dtype_row_bytes(ref->vec_dot_type, n);
+        char *x4 = malloc(4 * xrb);
+        for (int k = 0; k < 4; k++) {
+            for (int64_t i = 0; i < n; i++) x[i] = frand() * (k + 1);
+            ref->from_float(x, x4 + k * xrb, n);
+        }
+        float o4[8], o1[4];
+        fast->vec_dot4(n, o4, 2, wq, x4, xrb);
+        for (int k = 0; k < 4; k++) fast->vec_dot(n, &o1[k], wq, x4 + k * xrb);
+        int same = 1;
+        for (int k = 0; k < 4; k++) same &= memcmp(&o4[2 * k], &o1[k], 4) == 0;
+        CHECK(same, "%s n=%lld: vec_dot4 differs from vec_dot", wt->name, (long long)n);
+        free(x4);
+    }
     free(w), free(x), free(wq), free(xq);
 }
 
