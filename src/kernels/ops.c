@@ -6,9 +6,18 @@
  * results track llama.cpp's CPU backend bit for bit where it matters (greedy
  * decoding near ties). */
 #include <math.h>
+#include <stdint.h>
 
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
+
+/* j * 2^n for integral |n| <= 192 with one rounding (as AVX-512's scalef): two
+ * exact power-of-two factors, each a normal float */
+static inline float scale2(float j, int n) {
+    const int n1 = n >> 1, n2 = n - n1;
+    union { uint32_t u; float f; } p1 = {(uint32_t)(n1 + 127) << 23}, p2 = {(uint32_t)(n2 + 127) << 23};
+    return j * p1.f * p2.f;
+}
 
 float ks_expf(float x) {
     const float r = 0x1.8p23f;
@@ -18,9 +27,68 @@ float ks_expf(float x) {
     const float u = b * b;
     const float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
                          fmaf(0x1.ffffecp-1f, b, 1.0f));
-    if (fabsf(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
-    return ldexpf(j, (int)n);
+    if (!(fabsf(n) <= 192.0f)) return n <= 0.0f ? 0.0f : n > 0.0f ? INFINITY : n; /* NaN passes through */
+    return scale2(j, (int)n);
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define KS_AVX2 __attribute__((target("avx2,fma")))
+
+/* ks_expf on 8 lanes: the same operations lane by lane (bit-identical) */
+KS_AVX2 static inline __m256 expf8(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r), r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 big = _mm256_cmp_ps(absn, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    const __m256i ni = _mm256_cvtps_epi32(_mm256_blendv_ps(n, _mm256_setzero_ps(), big));
+    const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1), bias = _mm256_set1_epi32(127);
+    const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    const __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, p1), p2);
+    const __m256 alt = _mm256_blendv_ps(_mm256_setzero_ps(), _mm256_set1_ps(INFINITY),
+                                        _mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return _mm256_blendv_ps(res, alt, big);
+}
+
+KS_AVX2 static int64_t swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = expf8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    return i;
+}
+
+KS_AVX2 static int64_t exp_sub_avx2(float *x, float max, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(max))));
+    return i;
+}
+
+static bool have_avx2_fma(void) {
+    static int state;
+    if (!state) {
+        __builtin_cpu_init();
+        state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : -1;
+    }
+    return state > 0;
+}
+#else
+static bool have_avx2_fma(void) { return false; }
+static int64_t swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) { return 0; }
+static int64_t exp_sub_avx2(float *x, float max, int64_t n) { return 0; }
+#endif
 
 /* ggml_vec_dot_f16's order (llama.cpp's single-token matmuls): elements in steps
  * of 64, four accumulators of 16 fused-multiply-add lanes (element e -> acc
@@ -77,10 +145,11 @@ void ks_layernorm(float *y, const float *x, const float *w, const float *b, int6
 void ks_softmax(float *x, int64_t n) {
     float max = -INFINITY;
     for (int64_t i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+    for (int64_t i = have_avx2_fma() ? exp_sub_avx2(x, max, n) : 0; i < n; i++) x[i] = ks_expf(x[i] - max);
     double sum = 0.0; /* per 16-lane chunk: float reduction, then double accumulation */
     for (int64_t i = 0; i < n; i += 16) {
         float lane[16] = {0};
-        for (int64_t k = 0; k < 16 && i + k < n; k++) lane[k] = x[i + k] = ks_expf(x[i + k] - max);
+        for (int64_t k = 0; k < 16 && i + k < n; k++) lane[k] = x[i + k];
         sum += (double)ks_reduce16(lane);
     }
     const float inv = (float)(1.0 / sum);
@@ -88,7 +157,8 @@ void ks_softmax(float *x, int64_t n) {
 }
 
 void ks_swiglu(float *out, const float *gate, const float *up, int64_t n) {
-    for (int64_t i = 0; i < n; i++) out[i] = gate[i] / (1.0f + ks_expf(-gate[i])) * up[i];
+    for (int64_t i = have_avx2_fma() ? swiglu_avx2(out, gate, up, n) : 0; i < n; i++)
+        out[i] = gate[i] / (1.0f + ks_expf(-gate[i])) * up[i];
 }
 
 void ks_rope(float *x, int64_t n_rot, const float *cos_t, const float *sin_t, bool neox) {

@@ -102,6 +102,44 @@ static void test_ops(void) {
     CHECK(fabsf(r[0]) < 1e-7 && fabsf(r[1] - 1) < 1e-7 && r[3] == 1, "rope");
 }
 
+/* vectorised exp paths (swiglu, softmax) equal the scalar ks_expf lane for lane;
+ * ks_expf stays within 2 ulp of libm's expf where the result is normal */
+static void test_exp(void) {
+    enum { N = 4099 };
+    static float g[N], u[N], o[N], sm[N], sm_ref[N];
+    int bad = 0, ulp_bad = 0;
+    for (int i = 0; i < N; i++) {
+        g[i] = i < 16 ? (float)(i * 50 - 400) : frand() * (i % 3 ? 20.0f : 120.0f); /* includes |x| > 88 */
+        u[i] = frand();
+        sm[i] = sm_ref[i] = frand() * 30;
+    }
+    ks_swiglu(o, g, u, N);
+    for (int i = 0; i < N; i++) {
+        float r = g[i] / (1.0f + ks_expf(-g[i])) * u[i];
+        bad += memcmp(&r, &o[i], 4) != 0 && !(isnan(r) && isnan(o[i]));
+        float e = ks_expf(g[i]), l = expf(g[i]);
+        if (isnormal(l) && fabsf(e - l) > 2 * (nextafterf(l, INFINITY) - l)) ulp_bad++;
+    }
+    CHECK(bad == 0, "swiglu: %d lanes differ from scalar ks_expf", bad);
+    CHECK(ulp_bad == 0, "ks_expf: %d values off by more than 2 ulp", ulp_bad);
+    ks_softmax(sm, N);
+    float mx = -INFINITY;
+    for (int i = 0; i < N; i++) mx = fmaxf(mx, sm_ref[i]);
+    for (int i = 0; i < N; i++) sm_ref[i] = ks_expf(sm_ref[i] - mx);
+    double sum = 0;
+    for (int i = 0; i < N; i += 16) {
+        float lane[16] = {0};
+        for (int k = 0; k < 16 && i + k < N; k++) lane[k] = sm_ref[i + k];
+        sum += ks_reduce16(lane);
+    }
+    bad = 0;
+    for (int i = 0; i < N; i++) {
+        float r = sm_ref[i] * (float)(1.0 / sum);
+        bad += memcmp(&r, &sm[i], 4) != 0;
+    }
+    CHECK(bad == 0, "softmax: %d values differ from the scalar definition", bad);
+}
+
 /* SIMD attention kernels must equal the scalar reference bit for bit */
 static void test_attn(const char *isa) {
     const ks_attn_kernels *k = ks_attn_kernels_isa(isa), *ref = ks_attn_kernels_ref();
@@ -147,6 +185,7 @@ int main(void) {
         test_matmul(types[t], bs > 1 ? 576 : 100, 31, 5);
     }
     test_ops();
+    test_exp();
     test_attn("avx2");
     test_attn("avx512");
     TEST_DONE();
