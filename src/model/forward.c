@@ -169,7 +169,8 @@ static void kv_store(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
         memcpy(vd, c->v, (size_t)n * kv_dim * 4);
     } else {
         uint16_t *k16 = (uint16_t *)kd, *v16 = (uint16_t *)vd;
-        for (int64_t i = 0; i < n * kv_dim; i++) k16[i] = ks_fp32_to_fp16(c->k[i]), v16[i] = ks_fp32_to_fp16(c->v[i]);
+        ks_fp32_to_fp16_row(c->k, k16, n * kv_dim);
+        ks_fp32_to_fp16_row(c->v, v16, n * kv_dim);
     }
 }
 
@@ -195,7 +196,8 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
             float *qh = c->qh + (size_t)tid * hd;
             const float *q = c->q + t * q_dim + h * hd;
             const int64_t kvh = h / group, n_kv = pos0 + t + 1;
-            for (int64_t d = 0; d < hd; d++) qh[d] = f16 ? ks_fp16_to_fp32(ks_fp32_to_fp16(q[d])) : q[d];
+            if (f16) ks_fp16_round_row(q, qh, hd);
+            else memcpy(qh, q, (size_t)hd * sizeof *qh);
             for (int64_t j = 0; j < n_kv; j++) {
                 float s = 0.0f;
                 if (f16) {
@@ -212,7 +214,7 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
             if (f16) {
                 /* ggml's f16 matmul converts the probabilities to f16 too; summation order
                  * follows llama.cpp's path for this batch size (see kernels.h) */
-                for (int64_t j = 0; j < n_kv; j++) sc[j] = ks_fp16_to_fp32(ks_fp32_to_fp16(sc[j]));
+                ks_fp16_round_row(sc, sc, n_kv);
                 ak->pv(o, sc, (const uint16_t *)vc + kvh * hd, kv_dim, n_kv, hd, n == 1);
             } else {
                 for (int64_t j = 0; j < n_kv; j++) {

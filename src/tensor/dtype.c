@@ -65,6 +65,43 @@ uint16_t ks_fp32_to_bf16(float f) {
     return (uint16_t)((x + (0x7fff + ((x >> 16) & 1))) >> 16);
 }
 
+/* ---- rows, with F16C where the CPU has it ---- */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx,f16c"))) static int64_t f16c_to_fp16(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    return i;
+}
+__attribute__((target("avx,f16c"))) static int64_t f16c_round(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    return i;
+}
+static bool have_f16c(void) {
+    static int state;
+    if (!state) {
+        __builtin_cpu_init();
+        state = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") ? 1 : -1;
+    }
+    return state > 0;
+}
+#else
+static bool have_f16c(void) { return false; }
+static int64_t f16c_to_fp16(const float *x, uint16_t *y, int64_t n) { return 0; }
+static int64_t f16c_round(const float *x, float *y, int64_t n) { return 0; }
+#endif
+
+void ks_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n) {
+    for (int64_t i = have_f16c() ? f16c_to_fp16(x, y, n) : 0; i < n; i++) y[i] = ks_fp32_to_fp16(x[i]);
+}
+
+void ks_fp16_round_row(const float *x, float *y, int64_t n) {
+    for (int64_t i = have_f16c() ? f16c_round(x, y, n) : 0; i < n; i++) y[i] = ks_fp16_to_fp32(ks_fp32_to_fp16(x[i]));
+}
+
 /* ---- conversions ---- */
 static void f32_to_float(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
 static void f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst, src, (size_t)n * 4); }

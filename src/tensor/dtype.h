@@ -48,6 +48,11 @@ uint16_t ks_fp32_to_fp16(float f);
 float ks_bf16_to_fp32(uint16_t h);
 uint16_t ks_fp32_to_bf16(float f);
 
+/* Rows: y[i] = fp16(x[i]); y[i] = fp32(fp16(x[i])) (x may equal y). F16C when present,
+ * identical results either way (round to nearest even). */
+void ks_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n);
+void ks_fp16_round_row(const float *x, float *y, int64_t n);
+
 /* Block layouts (as in ggml). */
 #define QK4_0 32
 #define QK4_1 32

@@ -70,8 +70,25 @@ static void test_roundtrip(uint32_t type, float bound_in_steps) {
     CHECK(worst <= bound_in_steps, "%s: worst error %.4f steps > %.4f", t->name, worst, bound_in_steps);
 }
 
+/* row converters (F16C when present) equal the scalar ones */
+static void test_rows(void) {
+    enum { N = 1003 };
+    static float x[N], r[N];
+    static uint16_t h[N];
+    for (int i = 0; i < N; i++) x[i] = frand() * (i % 5 == 0 ? 70000.0f : i % 7 == 0 ? 1e-6f : 3.0f);
+    ks_fp32_to_fp16_row(x, h, N);
+    ks_fp16_round_row(x, r, N);
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        float want = ks_fp16_to_fp32(ks_fp32_to_fp16(x[i]));
+        bad += h[i] != ks_fp32_to_fp16(x[i]) || memcmp(&r[i], &want, 4) != 0;
+    }
+    CHECK(bad == 0, "%d row conversions differ from the scalar ones", bad);
+}
+
 int main(void) {
     test_fp16();
+    test_rows();
     CHECK(ks_dtype_row_bytes(KS_DTYPE_Q4_1, 64) == 40, "row bytes");
     CHECK(ks_dtype_row_bytes(KS_DTYPE_Q4_1, 33) == -1, "row bytes not multiple");
     CHECK(ks_dtype_get(4) == NULL, "removed id 4 unknown");
