@@ -132,6 +132,58 @@ KS_AVX2 static void dot4_q8_0_q8_0(int64_t n, float *out, int64_t os, const void
     for (int k = 0; k < 4; k++) out[k * os] = hsum_ps(acc[k]);
 }
 
+/* activation quantizers: the scalar reference's arithmetic on 8 lanes (amax by max
+ * of |x|, d = amax/127 and id = 127/amax in float, round to nearest even) */
+KS_AVX2 static inline float amax32(const float *v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_andnot_ps(sign, _mm256_loadu_ps(v));
+    for (int j = 8; j < 32; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(v + j)));
+    __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* 32 floats * id rounded to int8 in qs; returns the sum of the codes */
+KS_AVX2 static inline int quant32(const float *v, float id, int8_t *qs) {
+    const __m256 mul = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int j = 0; j < 4; j++)
+        q[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(v + 8 * j), mul),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i t = _mm_add_epi32(_mm256_extracti128_si256(s, 1), _mm256_castsi256_si128(s));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+    /* pack 32 x int32 -> int8 in order (packs interleave 128-bit lanes: fix with a permute) */
+    const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    const __m256i ord = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, ord);
+    return _mm_cvtsi128_si32(t);
+}
+
+KS_AVX2 static void act_q8_0(const float *x, void *dst, int64_t n) {
+    ks_block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++) {
+        const float amax = amax32(x + i * QK8_0);
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        b[i].d = _cvtss_sh(d, 0);
+        quant32(x + i * QK8_0, id, b[i].qs);
+    }
+}
+
+KS_AVX2 static void act_q8_1(const float *x, void *dst, int64_t n) {
+    ks_block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++) {
+        const float amax = amax32(x + i * QK8_1);
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        const int sum = quant32(x + i * QK8_1, id, b[i].qs);
+        b[i].d = _cvtss_sh(d, 0);
+        b[i].s = _cvtss_sh(d * (float)sum, 0);
+    }
+}
+
 KS_AVX2 static void dot_f16(int64_t n, float *out, const void *w, const void *x) {
     const uint16_t *a = w, *b = x;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -189,6 +241,9 @@ const ks_matmul_traits *ks_matmul_avx2_table(void) {
             avx2_table[KS_DTYPE_Q4_1].vec_dot = dot_q4_1_q8_1;
             avx2_table[KS_DTYPE_Q8_0].vec_dot = dot_q8_0_q8_0;
             avx2_table[KS_DTYPE_Q4_0].vec_dot4 = dot4_q4_0_q8_0;
+            avx2_table[KS_DTYPE_Q4_0].from_float = act_q8_0;
+            avx2_table[KS_DTYPE_Q8_0].from_float = act_q8_0;
+            avx2_table[KS_DTYPE_Q4_1].from_float = act_q8_1;
             avx2_table[KS_DTYPE_Q4_1].vec_dot4 = dot4_q4_1_q8_1;
             avx2_table[KS_DTYPE_Q8_0].vec_dot4 = dot4_q8_0_q8_0;
         }
