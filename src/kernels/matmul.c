@@ -7,6 +7,12 @@
 #include "kernels/kernels_impl.h"
 #include "tensor/dtype.h"
 
+/* generation reads each weight row once: prefetching rows ahead keeps more DRAM
+ * requests in flight than the hardware prefetcher alone (measured +3% on SmolLM2) */
+#ifndef KS_PF_ROWS
+#define KS_PF_ROWS 8
+#endif
+
 static const ks_matmul_traits *best_table(uint32_t type) {
     static const ks_matmul_traits *avx2;
     static int init;
@@ -50,6 +56,10 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n_out; r++) {
         const char *wr = wd + (size_t)r * w->row_bytes;
+        if (n_tok == 1 && KS_PF_ROWS) { /* generation: prefetch a few rows ahead */
+            const char *pf = wr + KS_PF_ROWS * w->row_bytes;
+            for (size_t off = 0; off < w->row_bytes; off += 64) __builtin_prefetch(pf + off, 0, 0);
+        }
         int64_t i = 0;
         if (t->vec_dot4)
             for (; i + 4 <= n_tok; i += 4) t->vec_dot4(n_in, &y[i * n_out + r], n_out, wr, xq + i * xrb, xrb);
