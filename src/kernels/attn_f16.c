@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "base/cpu.h"
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
 
@@ -170,10 +171,9 @@ const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }
 
 const ks_attn_kernels *ks_attn_kernels_isa(const char *isa) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    const bool f16_fma = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma");
-    if (!strcmp(isa, "avx512")) return f16_fma && __builtin_cpu_supports("avx512f") ? &attn_avx512 : NULL;
-    if (!strcmp(isa, "avx2")) return f16_fma && __builtin_cpu_supports("avx2") ? &attn_avx2 : NULL;
+    const bool f16_fma = ks_cpu_has(KS_CPU_F16C) && ks_cpu_has(KS_CPU_FMA);
+    if (!strcmp(isa, "avx512")) return f16_fma && ks_cpu_has(KS_CPU_AVX512F) ? &attn_avx512 : NULL;
+    if (!strcmp(isa, "avx2")) return f16_fma && ks_cpu_has(KS_CPU_AVX2) ? &attn_avx2 : NULL;
 #endif
     return !strcmp(isa, "scalar") ? &attn_ref : NULL;
 }

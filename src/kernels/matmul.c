@@ -56,7 +56,7 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n_out; r++) {
         const char *wr = wd + (size_t)r * w->row_bytes;
-        if (n_tok == 1 && KS_PF_ROWS) { /* generation: prefetch a few rows ahead */
+        if (n_tok == 1 && r + KS_PF_ROWS < n_out) { /* generation: prefetch a few rows ahead */
             const char *pf = wr + KS_PF_ROWS * w->row_bytes;
             for (size_t off = 0; off < w->row_bytes; off += 64) __builtin_prefetch(pf + off, 0, 0);
         }

@@ -2,6 +2,7 @@
  * and chosen at run time when the CPU has those features. Same block math as
  * the scalar reference (matmul_ref.c); only the float summation order differs.
  * tests/unit/test_kernels.c compares them on awkward sizes. */
+#include "base/cpu.h"
 #include "kernels/kernels_impl.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -230,8 +231,7 @@ static ks_matmul_traits avx2_table[KS_DTYPE_COUNT];
 const ks_matmul_traits *ks_matmul_avx2_table(void) {
     static int state; /* 0 unknown, 1 yes, -1 no */
     if (state == 0) {
-        __builtin_cpu_init();
-        bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        bool ok = ks_cpu_has(KS_CPU_AVX2) && ks_cpu_has(KS_CPU_FMA) && ks_cpu_has(KS_CPU_F16C);
         if (ok) {
             for (int t = 0; t < KS_DTYPE_COUNT; t++) avx2_table[t] = ks_matmul_ref_table[t];
             avx2_table[KS_DTYPE_F32].vec_dot = dot_f32;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "base/cpu.h"
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
 
@@ -79,8 +80,7 @@ KS_AVX2 static int64_t exp_sub_avx2(float *x, float max, int64_t n) {
 static bool have_avx2_fma(void) {
     static int state;
     if (!state) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : -1;
+        state = ks_cpu_has(KS_CPU_AVX2) && ks_cpu_has(KS_CPU_FMA) ? 1 : -1;
     }
     return state > 0;
 }

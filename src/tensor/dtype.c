@@ -1,6 +1,7 @@
 /* dtype.c - the dtype table (ggml type ids) and scalar conversions to/from float.
  * Sizes for every ggml type id we know, so GGUF validation can size any
  * tensor; to_float/from_float only where Kestrel computes with the type. */
+#include "base/cpu.h"
 #include "tensor/dtype.h"
 
 #include <math.h>
@@ -83,8 +84,7 @@ __attribute__((target("avx,f16c"))) static int64_t f16c_round(const float *x, fl
 static bool have_f16c(void) {
     static int state;
     if (!state) {
-        __builtin_cpu_init();
-        state = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") ? 1 : -1;
+        state = ks_cpu_has(KS_CPU_AVX) && ks_cpu_has(KS_CPU_F16C) ? 1 : -1;
     }
     return state > 0;
 }

@@ -38,6 +38,9 @@ ks_status ks_tokenizer_from_gguf(const struct gguf_ctx *g, ks_tokenizer **out, k
 /* Loads a llama2.c tokenizer.bin (int32 max_len; per token: f32 score, int32 len, bytes).
  * vocab_size comes from the model header. */
 ks_status ks_tokenizer_from_llama2c(const char *path, int32_t vocab_size, ks_tokenizer **out, ks_err *err);
+/* Same from a caller-owned buffer (copied; name is used in messages). */
+ks_status ks_tokenizer_from_llama2c_memory(const void *data, size_t size, int32_t vocab_size, const char *name,
+                                           ks_tokenizer **out, ks_err *err);
 void ks_tokenizer_free(ks_tokenizer *tok);
 
 /* Encodes len bytes of text (need not be valid UTF-8: invalid bytes are

@@ -578,23 +578,17 @@ static ks_status llama2c_parse_tokens(ks_tokenizer *tok, const uint8_t *d, size_
     return KS_OK;
 }
 
-ks_status ks_tokenizer_from_llama2c(const char *path, int32_t vocab_size, ks_tokenizer **out, ks_err *err) {
+ks_status ks_tokenizer_from_llama2c_memory(const void *data, size_t size, int32_t vocab_size, const char *name,
+                                           ks_tokenizer **out, ks_err *err) {
     *out = NULL;
     if (vocab_size < 3 || vocab_size > TOK_MAX_VOCAB)
-        return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: vocab_size %d out of range (3..%d)", path, (int)vocab_size,
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: vocab_size %d out of range (3..%d)", name, (int)vocab_size,
                           TOK_MAX_VOCAB);
-    ks_mapfile mf;
-    ks_status st = ks_mapfile_open(&mf, path, err);
-    if (st) return st;
     ks_tokenizer *tok = tok_alloc(vocab_size);
-    if (!tok) {
-        ks_mapfile_close(&mf);
-        return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory");
-    }
+    if (!tok) return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory");
     tok->type = KS_TOK_SPM;
     tok->llama2c = true;
-    st = llama2c_parse_tokens(tok, mf.data, mf.size, path, err);
-    ks_mapfile_close(&mf);
+    ks_status st = llama2c_parse_tokens(tok, data, size, name, err);
     if (st) goto fail;
     tok->unk = 0;
     tok->bos = 1;
@@ -610,6 +604,17 @@ ks_status ks_tokenizer_from_llama2c(const char *path, int32_t vocab_size, ks_tok
     return KS_OK;
 fail:
     ks_tokenizer_free(tok);
+    return st;
+}
+
+ks_status ks_tokenizer_from_llama2c(const char *path, int32_t vocab_size, ks_tokenizer **out, ks_err *err) {
+    *out = NULL;
+    ks_mapfile mf;
+    ks_status st = ks_mapfile_open(&mf, path, err);
+    if (st) return st;
+    static const uint8_t empty[1];
+    st = ks_tokenizer_from_llama2c_memory(mf.data ? mf.data : empty, mf.size, vocab_size, path, out, err);
+    ks_mapfile_close(&mf);
     return st;
 }
 

@@ -1,0 +1,52 @@
+/* fuzz_gguf.c - libFuzzer target: GGUF reader on arbitrary bytes, then every
+ * accessor over what it accepted, then the tokenizer loader on its metadata. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "formats/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+static volatile uint64_t sink;
+
+static void walk_value(const gguf_value *v, int depth) {
+    if (v->type != GGUF_TYPE_ARRAY) {
+        sink += v->type == GGUF_TYPE_STRING ? v->v.str.len : v->v.u64;
+        return;
+    }
+    for (uint64_t i = 0; i < v->v.arr.n && i < 4096; i++) {
+        if (v->v.arr.elem_type == GGUF_TYPE_STRING) sink += gguf_arr_str(v, i).len;
+        else if (v->v.arr.elem_type == GGUF_TYPE_ARRAY) walk_value(&v->v.arr.elems[i], depth + 1);
+        else sink += (uint64_t)gguf_arr_int(v, i) + (uint64_t)gguf_arr_f32(v, i);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    gguf_ctx *g = NULL;
+    ks_err err;
+    if (gguf_open_memory(data, size, &g, &err) != KS_OK) return 0;
+    for (uint64_t i = 0; i < g->n_kv; i++) walk_value(&g->kv[i].value, 0);
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor_info *t = &g->tensors[i];
+        if (t->nbytes) sink += ((const uint8_t *)t->data)[0] + ((const uint8_t *)t->data)[t->nbytes - 1];
+    }
+    uint64_t u;
+    int64_t s;
+    double d;
+    bool b;
+    gguf_str str;
+    gguf_get_u64(g, "general.alignment", &u, NULL);
+    gguf_get_i64(g, "llama.block_count", &s, NULL);
+    gguf_get_f64(g, "llama.rope.freq_base", &d, NULL);
+    gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b, NULL);
+    gguf_get_str(g, "general.architecture", &str, NULL);
+    ks_tokenizer *tok = NULL;
+    if (ks_tokenizer_from_gguf(g, &tok, &err) == KS_OK) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        static const char text[] = "Hello <|im_start|> world 123 \xe2\x82\xac \xff";
+        if (ks_tokenize(tok, text, sizeof text - 1, true, true, &ids, &n, &err) == KS_OK) free(ids);
+        ks_tokenizer_free(tok);
+    }
+    gguf_close(g);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* cpu.c - CPU feature detection via the compiler's cpu model, plus cpuid for the
+ * bits some compilers' __builtin_cpu_supports lacks (clang 14: no "f16c"). */
+#include "base/cpu.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+
+static bool has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && __builtin_cpu_supports("avx");
+}
+
+bool ks_cpu_has(ks_cpu_feature f) {
+    __builtin_cpu_init();
+    switch (f) {
+    case KS_CPU_AVX: return __builtin_cpu_supports("avx");
+    case KS_CPU_AVX2: return __builtin_cpu_supports("avx2");
+    case KS_CPU_FMA: return __builtin_cpu_supports("fma");
+    case KS_CPU_F16C: return has_f16c();
+    case KS_CPU_AVX512F: return __builtin_cpu_supports("avx512f");
+    case KS_CPU_AVX512BW: return __builtin_cpu_supports("avx512bw");
+    case KS_CPU_AVX512VNNI: return __builtin_cpu_supports("avx512vnni");
+    }
+    return false;
+}
+#else
+bool ks_cpu_has(ks_cpu_feature f) {
+    (void)f;
+    return false;
+}
+#endif

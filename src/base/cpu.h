@@ -1,0 +1,19 @@
+/* cpu.h - run-time CPU feature detection (kernels pick their ISA with it). */
+#ifndef KS_CPU_H
+#define KS_CPU_H
+#include <stdbool.h>
+
+typedef enum ks_cpu_feature {
+    KS_CPU_AVX,
+    KS_CPU_AVX2,
+    KS_CPU_FMA,
+    KS_CPU_F16C,
+    KS_CPU_AVX512F,
+    KS_CPU_AVX512BW,
+    KS_CPU_AVX512VNNI,
+} ks_cpu_feature;
+
+/* True if this CPU (and the OS, for wide registers) supports the feature.
+ * Always false on non-x86 builds. */
+bool ks_cpu_has(ks_cpu_feature f);
+#endif
