@@ -2,6 +2,7 @@
  * accessor over what it accepted, then the tokenizer loader on its metadata. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "formats/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -16,7 +17,12 @@ static void walk_value(const gguf_value *v, int depth) {
     for (uint64_t i = 0; i < v->v.arr.n && i < 4096; i++) {
         if (v->v.arr.elem_type == GGUF_TYPE_STRING) sink += gguf_arr_str(v, i).len;
         else if (v->v.arr.elem_type == GGUF_TYPE_ARRAY) walk_value(&v->v.arr.elems[i], depth + 1);
-        else sink += (uint64_t)gguf_arr_int(v, i) + (uint64_t)gguf_arr_f32(v, i);
+        else {
+            float f = gguf_arr_f32(v, i);
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            sink += (uint64_t)gguf_arr_int(v, i) + bits;
+        }
     }
 }
 

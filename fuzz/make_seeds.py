@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Writes the small seed corpora in fuzz/corpus/<target>/ from the project's own test inputs.
+Deterministic; run again after changing it. Every seed stays small (< 64 KB)."""
+import os, struct
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+SHARED = os.path.join(ROOT, "..", "shared")
+OUT = os.path.join(ROOT, "fuzz", "corpus")
+
+
+def s(x):
+    b = x.encode() if isinstance(x, str) else x
+    return struct.pack("<Q", len(b)) + b
+
+
+def kv(key, typ, payload):
+    return s(key) + struct.pack("<I", typ) + payload
+
+
+def arr(elem_type, items, pack):
+    return struct.pack("<IQ", elem_type, len(items)) + b"".join(pack(i) for i in items)
+
+
+def gguf(kvs, tensors=(), data=b""):
+    hdr = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs)) + b"".join(kvs)
+    for name, dims, typ, off in tensors:
+        hdr += s(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", typ, off)
+    hdr += b"\0" * ((32 - len(hdr) % 32) % 32)
+    return hdr + data
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- GGUF: every value type, nested arrays, tensors; tiny BPE and SPM vocabularies ---
+all_types = [
+    kv("u8", 0, b"\x07"), kv("i8", 1, b"\xf9"), kv("u16", 2, struct.pack("<H", 700)), kv("i16", 3, struct.pack("<h", -7)),
+    kv("u32", 4, struct.pack("<I", 70000)), kv("i32", 5, struct.pack("<i", -70000)), kv("f32", 6, struct.pack("<f", 1.5)),
+    kv("bool", 7, b"\x01"), kv("str", 8, s("hello")), kv("u64", 10, struct.pack("<Q", 1 << 40)),
+    kv("i64", 11, struct.pack("<q", -(1 << 40))), kv("f64", 12, struct.pack("<d", 2.25)),
+    kv("arr_i32", 9, arr(5, [1, 2, 3], lambda v: struct.pack("<i", v))),
+    kv("arr_str", 9, arr(8, ["a", "bc"], s)),
+    kv("arr_arr", 9, arr(9, [[1, 2], [3]], lambda a: arr(4, a, lambda v: struct.pack("<I", v)))),
+    kv("general.alignment", 4, struct.pack("<I", 64)),
+]
+write("fuzz_gguf", "all_types.gguf", gguf(all_types, [("t0", [32, 2], 0, 0), ("t1", [64], 8, 256)], b"\x11" * 400))
+bytes_tokens = ["!", "\"", "a", "b", "c", "ab", "abc", "Ġ", "Ġa", "<|im_end|>"]
+bpe = [
+    kv("general.architecture", 8, s("llama")), kv("tokenizer.ggml.model", 8, s("gpt2")), kv("tokenizer.ggml.pre", 8, s("smollm")),
+    kv("tokenizer.ggml.tokens", 9, arr(8, bytes_tokens, s)),
+    kv("tokenizer.ggml.token_type", 9, arr(5, [1] * 9 + [3], lambda v: struct.pack("<i", v))),
+    kv("tokenizer.ggml.merges", 9, arr(8, ["a b", "ab c", "Ġ a"], s)),
+    kv("tokenizer.ggml.bos_token_id", 4, struct.pack("<I", 9)), kv("tokenizer.ggml.eos_token_id", 4, struct.pack("<I", 9)),
+]
+write("fuzz_gguf", "bpe_vocab.gguf", gguf(bpe))
+spm_tokens = ["<unk>", "<s>", "</s>"] + ["<0x%02X>" % i for i in range(256)] + ["\u2581", "a", "b", "\u2581a", "ab"]
+spm = [
+    kv("general.architecture", 8, s("llama")), kv("tokenizer.ggml.model", 8, s("llama")),
+    kv("tokenizer.ggml.tokens", 9, arr(8, spm_tokens, s)),
+    kv("tokenizer.ggml.scores", 9, arr(6, [0.0] * 259 + [-1.0, -2.0, -3.0, -1.5, -2.5], lambda v: struct.pack("<f", v))),
+    kv("tokenizer.ggml.token_type", 9, arr(5, [2, 3, 3] + [6] * 256 + [1] * 5, lambda v: struct.pack("<i", v))),
+    kv("tokenizer.ggml.bos_token_id", 4, struct.pack("<I", 1)), kv("tokenizer.ggml.eos_token_id", 4, struct.pack("<I", 2)),
+]
+write("fuzz_gguf", "spm_vocab.gguf", gguf(spm))
+
+# --- llama2.c: checkpoint header (+ a little data) and the tok512 tokenizer ---
+l2c = os.path.join(SHARED, "testdata", "llama2c")
+ck = open(os.path.join(l2c, "stories260K.bin"), "rb").read()
+tok = open(os.path.join(l2c, "tok512.bin"), "rb").read()
+write("fuzz_llama2c", "header", ck[:4096])
+write("fuzz_llama2c", "tok512", struct.pack("<H", 509) + tok)  # (509 % 1024) + 3 = 512 tokens
+
+# --- tokenizer input text: the oracle corpus, a few strings per seed ---
+inp = open(os.path.join(ROOT, "tests", "data", "smollm2-tokenizer.inp"), encoding="utf-8", newline="").read()
+strings = inp.split("\n__ggml_vocab_test__\n")[:-1]
+for i in range(0, len(strings), 20):
+    write("fuzz_tokenize", "corpus%03d" % i, "".join(strings[i:i + 20]).encode("utf-8")[:4000])
+write("fuzz_tokenize", "special", b"<|im_start|>user\nhi<|im_end|>\n<s> </s> <|endoftext|>")
+write("fuzz_tokenize", "invalid_utf8", b"\xff\xfe abc \xc3 \xe2\x82 \xf0\x9f\x98")
+
+# --- chat templates: template NUL message NUL message ---
+tdir = os.path.join(ROOT, "tests", "data", "chat_templates")
+for name in sorted(os.listdir(tdir)):
+    t = open(os.path.join(tdir, name), "rb").read()
+    write("fuzz_chat", name, t + b"\0You are terse.\0Hello there!")
+write("fuzz_chat", "chatml_name", b"chatml\0sys\0hi")
+print("seeds written to", OUT)
