@@ -70,3 +70,18 @@ ks_status ks_file_read_all(const char *path, uint8_t **data, size_t *size, ks_er
     *size = n;
     return KS_OK;
 }
+
+static uint64_t meminfo(const char *key) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    const size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, kl) && line[kl] == ':' && sscanf(line + kl + 1, "%llu", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+uint64_t ks_mem_available(void) { return meminfo("MemAvailable"); }
+uint64_t ks_mem_total(void) { return meminfo("MemTotal"); }

@@ -17,4 +17,8 @@ void ks_mapfile_close(ks_mapfile *mf);
 
 /* Reads a whole file into a malloc'ed buffer (caller frees). */
 ks_status ks_file_read_all(const char *path, uint8_t **data, size_t *size, ks_err *err);
+/* Bytes of memory the OS reports as available (MemAvailable) and in total
+ * (MemTotal), from /proc/meminfo; 0 when unknown (the caller then skips checks). */
+uint64_t ks_mem_available(void);
+uint64_t ks_mem_total(void);
 #endif

@@ -88,10 +88,16 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
         return ks_err_set(err, KS_ERR_UNSUPPORTED, "KV cache type must be F32 or F16");
     const int64_t E = hp->n_embd, kv_dim = hp->n_head_kv * hp->head_dim, q_dim = hp->n_head * hp->head_dim;
     const size_t elt = kv_type == KS_DTYPE_F32 ? 4 : 2;
-    /* KV cache bytes, overflow-checked; refuse more than 64 GiB outright */
+    /* KV cache + scratch bytes (in double: no overflow) against the memory the OS has available */
     double kv_bytes = 2.0 * (double)hp->n_layer * (double)n_ctx * (double)kv_dim * (double)elt;
-    if (kv_bytes > 64.0 * (1ull << 30))
-        return ks_err_set(err, KS_ERR_LIMIT, "KV cache for context %lld would need %.1f GiB", (long long)n_ctx, kv_bytes / (1ull << 30));
+    double scratch = (double)n_batch * (double)(4 * E + 2 * q_dim + 2 * kv_dim + 2 * hp->n_ff) * 4.0 +
+                     (p->logits_all ? (double)n_batch : 1.0) * (double)hp->n_vocab * 4.0;
+    const double avail = (double)ks_mem_available();
+    if (kv_bytes + scratch > 64.0 * (1ull << 30) || (avail > 0 && kv_bytes + scratch > avail))
+        return ks_err_set(err, KS_ERR_LIMIT,
+                          "context %lld needs %.2f GiB for the KV cache and buffers, more than the %.2f GiB of memory "
+                          "available; use a smaller -c",
+                          (long long)n_ctx, (kv_bytes + scratch) / (1ull << 30), avail / (1ull << 30));
     ks_context *c = calloc(1, sizeof *c);
     if (!c) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     c->m = m, c->n_ctx = n_ctx, c->n_batch = n_batch, c->kv_type = kv_type, c->kv_elt = elt;

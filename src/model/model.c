@@ -38,6 +38,14 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
         memcpy(m->chat_template, tmpl.ptr, tmpl.len);
         m->chat_template[tmpl.len] = '\0';
     }
+    /* weights are mapped, not copied, but a model larger than physical memory would
+     * page from disk for every token: refuse it with a clear error */
+    uint64_t weight_bytes = 0;
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) weight_bytes += m->gguf->tensors[i].nbytes;
+    const uint64_t total = ks_mem_total();
+    if (total && weight_bytes > total)
+        return ks_err_set(err, KS_ERR_LIMIT, "%s: the weights need %.2f GiB but this machine has %.2f GiB of memory",
+                          path, weight_bytes / 1073741824.0, total / 1073741824.0);
     if (m->gguf->n_tensors == 0) { /* vocabulary-only file */
         if (!m->tok) return ks_err_set(err, KS_ERR_FORMAT, "%s: no tensors and no tokenizer", path);
         return KS_OK;

@@ -33,7 +33,8 @@ c = run(args + ["--seed", "8"]).stdout
 check(a == b and len(a) > 0, "same seed, same output")
 check(a != c, "different seeds, different output")
 # 4. bad options are one-line errors
-for bad in (["generate", "-m", model, "-p", "x", "-n", "abc"], ["generate", "-m", model, "--bogus"], ["generate", "-m", model]):
+for bad in (["generate", "-m", model, "-p", "x", "-n", "abc"], ["generate", "-m", model, "--bogus"], ["generate", "-m", model],
+            ["generate", "-m", model, "-p", "x", "-c", "100000000"]):
     r = run(bad)
     check(r.returncode > 0 and len(r.stderr.decode().strip().split("\n")) == 1, "bad invocation %s: %r" % (bad[3:], r.stderr))
 done()
