@@ -76,7 +76,9 @@ ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model *
     size_t got = fread(magic, 1, 4, f);
     fclose(f);
     ks_status st;
-    if (got == 4 && !memcmp(magic, "GGUF", 4)) {
+    if (got < 4) {
+        st = ks_err_set(err, KS_ERR_TRUNCATED, "%s: truncated: %zu bytes is too short for a model file", path, got);
+    } else if (!memcmp(magic, "GGUF", 4)) {
         st = load_gguf(m, path, err);
     } else if (tokenizer_path) {
         st = ks_llama2c_load(m, path, tokenizer_path, err);
