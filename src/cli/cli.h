@@ -10,14 +10,15 @@ int cli_chat(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_logits(int argc, char **argv);
+int cli_perplexity(int argc, char **argv);
 
 typedef struct cli_opts {
     const char *model, *tokenizer, *prompt, *file, *system, *ids, *out;
-    int64_t n_predict, n_ctx;
+    int64_t n_predict, n_ctx, n_batch, n_chunks, n_prompt, reps;
     int threads;
     ks_sampler_params sp;
     bool seed_set;
-    bool no_bos, parse_special, pieces, ignore_eos, help;
+    bool no_bos, parse_special, pieces, ignore_eos, json, help;
 } cli_opts;
 
 /* Parses argv into o (defaults first). allowed: the option names this command

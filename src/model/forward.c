@@ -7,7 +7,6 @@
  * query is rounded to F16 before q.k, as ggml's f16 matmul does.
  */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -37,7 +36,8 @@ struct ks_context {
     float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
     float *inv_freq;    /* [n_rot/2] */
     float *logits;      /* [n_logits][n_vocab] */
-    int64_t n_logits_cap, n_logits;
+    int64_t n_logits_cap;
+    int64_t logits_first, n_logits; /* the last batch's rows [logits_first, n_logits) have logits */
     void *mm_scratch;   /* activation conversion for matmuls */
     int n_threads;
     const ks_attn_kernels *attn; /* chosen at creation for this CPU */
@@ -232,7 +232,7 @@ static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
     }
 }
 
-static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits) {
+static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, int64_t out_first) {
     const ks_model *m = c->m;
     const ks_hparams *hp = &m->hp;
     const int64_t E = hp->n_embd, hd = hp->head_dim, q_dim = hp->n_head * hd, kv_dim = hp->n_head_kv * hd;
@@ -245,7 +245,6 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
         const ks_layer *l = &m->layers[il];
         /* attention block */
         norm_rows(m, c->xb, c->x, &l->attn_norm, &l->attn_norm_b, n);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_attnnorm.bin", "wb"); fwrite(c->xb, 4, n*E, f); fclose(f); }
         ks_matmul(&l->wq, c->xb, n, c->q, c->mm_scratch);
         ks_matmul(&l->wk, c->xb, n, c->k, c->mm_scratch);
         ks_matmul(&l->wv, c->xb, n, c->v, c->mm_scratch);
@@ -259,54 +258,54 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
             }
         }
         kv_store(c, il, n, pos0);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_q.bin", "wb"); fwrite(c->q, 4, n*q_dim, f); fclose(f); }
         attention(c, il, n, pos0);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_att.bin", "wb"); fwrite(c->att, 4, n*q_dim, f); fclose(f); }
         ks_matmul(&l->wo, c->att, n, c->xb2, c->mm_scratch);
         add_bias(c->xb2, &l->bo, n, E);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_wo.bin", "wb"); fwrite(c->xb2, 4, n*E, f); fclose(f); }
         for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
         /* feed-forward block */
         norm_rows(m, c->xb, c->x, &l->ffn_norm, &l->ffn_norm_b, n);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_ffnnorm.bin", "wb"); fwrite(c->xb, 4, n*E, f); fclose(f); }
         ks_matmul(&l->ffn_gate, c->xb, n, c->hb, c->mm_scratch);
         ks_matmul(&l->ffn_up, c->xb, n, c->hb2, c->mm_scratch);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_up.bin", "wb"); fwrite(c->hb2, 4, n*hp->n_ff, f); fclose(f); }
         ks_swiglu(c->hb, c->hb, c->hb2, n * hp->n_ff);
-        if (getenv("KS_DUMP") && il == atoi(getenv("KS_DUMP"))) { FILE *f = fopen("/tmp/ks_swiglu.bin", "wb"); fwrite(c->hb, 4, n*hp->n_ff, f); fclose(f); }
         ks_matmul(&l->ffn_down, c->hb, n, c->xb2, c->mm_scratch);
         for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
-        if (getenv("KS_DUMP")) { char fn[64]; snprintf(fn, sizeof fn, "/tmp/ks_l%lld.bin", (long long)il); FILE *f = fopen(fn, "wb"); fwrite(c->x, 4, n * E, f); fclose(f); }
     }
-    /* output head: all rows or only the last */
-    const int64_t first = all_logits ? 0 : n - 1, n_out = n - first;
-    norm_rows(m, c->xb, c->x + first * E, &m->output_norm, &m->output_norm_b, n_out);
+    /* output head: rows out_first..n-1 only */
+    const int64_t n_out = n - out_first;
+    norm_rows(m, c->xb, c->x + out_first * E, &m->output_norm, &m->output_norm_b, n_out);
     ks_matmul(&m->output, c->xb, n_out, c->logits, c->mm_scratch);
-    c->n_logits = n_out;
+    c->logits_first = out_first;
+    c->n_logits = n;
 }
 
-ks_status ks_decode(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits, ks_err *err) {
+ks_status ks_decode_range(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, int64_t logits_from,
+                          ks_err *err) {
     if (n <= 0) return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: no tokens");
     if (pos0 < 0 || pos0 > c->n_ctx || n > c->n_ctx - pos0)
         return ks_err_set(err, KS_ERR_LIMIT, "context full: %lld tokens at position %lld exceed the context of %lld",
                           (long long)n, (long long)pos0, (long long)c->n_ctx);
-    if (all_logits && n > c->n_logits_cap)
-        return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: %lld tokens with all logits exceed the logits buffer (%lld)",
-                          (long long)n, (long long)c->n_logits_cap);
+    if (logits_from < 0 || logits_from >= n) logits_from = n - 1;
+    if (n - logits_from > c->n_logits_cap || (logits_from < n - 1 && n > c->n_batch))
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: logits for %lld tokens exceed the logits buffer (%lld)",
+                          (long long)(n - logits_from), (long long)c->n_logits_cap);
     for (int64_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= c->m->hp.n_vocab)
             return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: token id %d out of range [0, %lld)", tokens[i],
                               (long long)c->m->hp.n_vocab);
     for (int64_t done = 0; done < n;) {
         int64_t nb = n - done < c->n_batch ? n - done : c->n_batch;
-        decode_batch(c, tokens + done, nb, pos0 + done, all_logits);
+        decode_batch(c, tokens + done, nb, pos0 + done, done + nb == n ? logits_from - done : nb - 1);
         done += nb;
     }
     return KS_OK;
 }
 
+ks_status ks_decode(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits, ks_err *err) {
+    return ks_decode_range(c, tokens, n, pos0, all_logits ? 0 : n - 1, err);
+}
+
 const float *ks_context_logits(const ks_context *c, int64_t i) {
     if (i < 0) i = c->n_logits - 1;
-    if (i >= c->n_logits) return NULL;
-    return c->logits + (size_t)i * c->m->hp.n_vocab;
+    if (i < c->logits_first || i >= c->n_logits) return NULL;
+    return c->logits + (size_t)(i - c->logits_first) * c->m->hp.n_vocab;
 }

@@ -107,6 +107,12 @@ int ks_context_n_threads(const ks_context *c);
  * token are kept (n <= n_batch required), else only for the last.
  * KS_ERR_LIMIT if pos0 + n > n_ctx; KS_ERR_INVALID_ARG for a token id out of range. */
 ks_status ks_decode(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits, ks_err *err);
-/* Logits of the i-th token of the last ks_decode (i = -1: last). Borrowed, n_vocab floats. */
+/* Same, keeping logits only for tokens logits_from..n-1 (their output head is all
+ * that is computed for them: perplexity needs only the second half of a chunk).
+ * Needs n <= n_batch unless logits_from == n - 1. */
+ks_status ks_decode_range(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, int64_t logits_from,
+                          ks_err *err);
+/* Logits of the i-th token of the last ks_decode (i = -1: last); NULL for a token
+ * without logits. Borrowed, n_vocab floats. */
 const float *ks_context_logits(const ks_context *c, int64_t i);
 #endif
