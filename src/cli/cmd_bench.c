@@ -1,0 +1,100 @@
+/* cmd_bench.c - `kestrel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]`:
+ * prompt processing (one decode of p fixed-seed random tokens from an empty
+ * cache) and generation (n single-token decodes), like llama-bench's pp and tg. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "generate/generate.h"
+#include "kernels/kernels.h"
+
+static void stats(const double *v, int n, double *mean, double *sd) {
+    double s = 0, s2 = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) s2 += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(s2 / (n - 1)) : 0.0;
+}
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+int cli_bench(int argc, char **argv) {
+    cli_opts o;
+    int rc = cli_parse(argc, argv, "bench", "m,tokenizer,pp,n,t,r,json", &o);
+    if (rc || o.help) return rc;
+    const int64_t n_prompt = o.n_prompt > 0 ? o.n_prompt : (o.n_prompt < 0 ? 0 : 512);
+    const int64_t n_gen = o.n_predict >= 0 ? o.n_predict : 128;
+    const int reps = o.reps > 0 ? (int)o.reps : 5;
+    ks_model *m = cli_load_model(&o);
+    if (!m) return 1;
+    ks_err err = {0};
+    ks_context *ctx = NULL;
+    int32_t *toks = NULL;
+    double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
+    if (!pp || !tg) goto nomem;
+    if (!ks_model_has_weights(m)) {
+        ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: vocabulary-only model", o.model);
+        goto fail;
+    }
+    ks_context_params cp = ks_context_default_params();
+    cp.n_ctx = n_prompt + n_gen + 1;
+    if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
+    cp.n_batch = n_prompt > 0 ? n_prompt : 1;
+    cp.n_threads = o.threads;
+    if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
+    toks = malloc((size_t)(n_prompt + n_gen + 1) * sizeof *toks);
+    if (!toks) goto nomem;
+    uint64_t s = 42;
+    for (int64_t i = 0; i < n_prompt + n_gen + 1; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (int32_t)((s >> 33) % (uint64_t)m->hp.n_vocab);
+    }
+    /* warm-up: page in the weights */
+    if (ks_decode(ctx, toks, 1, 0, false, &err)) goto fail;
+    for (int r = 0; r < reps; r++) {
+        if (n_prompt > 0) {
+            double t0 = ks_time_s();
+            if (ks_decode(ctx, toks, n_prompt, 0, false, &err)) goto fail;
+            pp[r] = (double)n_prompt / (ks_time_s() - t0);
+        }
+        if (n_gen > 0) {
+            double t0 = ks_time_s();
+            for (int64_t i = 0; i < n_gen; i++)
+                if (ks_decode(ctx, toks + n_prompt + i, 1, i, false, &err)) goto fail;
+            tg[r] = (double)n_gen / (ks_time_s() - t0);
+        }
+    }
+    double pm, psd, tm, tsd;
+    stats(pp, reps, &pm, &psd);
+    stats(tg, reps, &tm, &tsd);
+    if (o.json) {
+        printf("{\"model\": \"%s\", \"threads\": %d, \"n_prompt\": %lld, \"n_gen\": %lld, \"reps\": %d, "
+               "\"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, \"isa\": \"%s\"}\n",
+               base_name(o.model), ks_context_n_threads(ctx), (long long)n_prompt, (long long)n_gen, reps, pm, psd, tm,
+               tsd, ks_kernels_isa());
+    } else {
+        printf("| model | threads | test | t/s |\n|---|---|---|---|\n");
+        if (n_prompt > 0)
+            printf("| %s | %d | pp%lld | %.2f ± %.2f |\n", base_name(o.model), ks_context_n_threads(ctx),
+                   (long long)n_prompt, pm, psd);
+        if (n_gen > 0)
+            printf("| %s | %d | tg%lld | %.2f ± %.2f |\n", base_name(o.model), ks_context_n_threads(ctx),
+                   (long long)n_gen, tm, tsd);
+    }
+    rc = 0;
+    goto done;
+nomem:
+    ks_err_set(&err, KS_ERR_NOMEM, "out of memory");
+fail:
+    rc = cli_fail(&err);
+done:
+    free(pp), free(tg), free(toks);
+    ks_context_free(ctx);
+    ks_model_free(m);
+    return rc;
+}
