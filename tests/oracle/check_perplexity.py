@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Reference perplexities from llama.cpp's own perplexity tool for SmolLM2 on
+tests/data/ppl-gpl3.txt (the GPL-3 text as shipped in Debian's /usr/share/common-licenses).
+
+llama-perplexity is built from the llama.cpp sources vendored in the llama-cpp-python
+sdist (the same version as tests/oracle/requirements.txt):
+    pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 && tar xzf llama_cpp_python-0.3.36.tar.gz
+    cmake -S llama_cpp_python-0.3.36/vendor/llama.cpp -B lcp-build -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
+    cmake --build lcp-build -j2 --target llama-perplexity
+Usage: python tests/oracle/check_perplexity.py PATH/TO/llama-perplexity [MODEL]
+Writes tests/data/perplexity-ref.json.
+"""
+import json, os, re, subprocess, sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TEXT = os.path.join(ROOT, "tests", "data", "ppl-gpl3.txt")
+CASES = [{"ctx": 128, "chunks": 8}, {"ctx": 512, "chunks": 2}, {"ctx": 128, "chunks": -1}, {"ctx": 512, "chunks": -1}]
+
+
+def main():
+    tool = sys.argv[1]
+    model = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "cache", "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    out = {"model": os.path.basename(model), "text": "tests/data/ppl-gpl3.txt", "tool": "llama-perplexity (llama.cpp vendored in llama-cpp-python 0.3.36)", "cases": []}
+    for c in CASES:
+        cmd = [tool, "-m", model, "-f", TEXT, "-c", str(c["ctx"]), "-t", "2", "-b", "512"]
+        if c["chunks"] > 0:
+            cmd += ["--chunks", str(c["chunks"])]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        m = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", r.stdout + r.stderr)
+        if not m:
+            sys.exit("no estimate in llama-perplexity output:\n" + (r.stdout + r.stderr)[-2000:])
+        c = dict(c, ppl=float(m.group(1)), err=float(m.group(2)), command=" ".join(os.path.basename(x) if x == tool else x for x in cmd[1:]))
+        print(c)
+        out["cases"].append(c)
+    with open(os.path.join(ROOT, "tests", "data", "perplexity-ref.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
