@@ -8,5 +8,5 @@ bash scripts/build.sh build
 (cd build && ctest --output-on-failure -j1 --timeout 1500)
 echo "== sanitizer build (ASan + UBSan) ==" >&2
 bash scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DKS_SANITIZE=ON
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+(cd build-asan && KS_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j1 --timeout 3000)

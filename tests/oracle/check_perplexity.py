@@ -14,7 +14,9 @@ import json, os, re, subprocess, sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEXT = os.path.join(ROOT, "tests", "data", "ppl-gpl3.txt")
-CASES = [{"ctx": 128, "chunks": 8}, {"ctx": 512, "chunks": 2}, {"ctx": 128, "chunks": -1}, {"ctx": 512, "chunks": -1}]
+# fa: llama.cpp's flash-attention setting. "default" is what a user gets (auto: on for the CPU);
+# "off" is the attention path Kestrel reproduces bit for bit (docs/NUMERICS.md).
+CASES = [{"ctx": c, "chunks": n, "fa": fa} for (c, n) in ((128, 8), (512, 2), (128, -1), (512, -1)) for fa in ("off", "default")]
 
 
 def main():
@@ -25,11 +27,13 @@ def main():
         cmd = [tool, "-m", model, "-f", TEXT, "-c", str(c["ctx"]), "-t", "2", "-b", "512"]
         if c["chunks"] > 0:
             cmd += ["--chunks", str(c["chunks"])]
+        if c["fa"] == "off":
+            cmd += ["-fa", "off"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         m = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", r.stdout + r.stderr)
         if not m:
             sys.exit("no estimate in llama-perplexity output:\n" + (r.stdout + r.stderr)[-2000:])
-        c = dict(c, ppl=float(m.group(1)), err=float(m.group(2)), command=" ".join(os.path.basename(x) if x == tool else x for x in cmd[1:]))
+        c = dict(c, ppl=float(m.group(1)), err=float(m.group(2)), command="llama-perplexity " + " ".join(os.path.relpath(x, ROOT) if os.path.isabs(x) else x for x in cmd[1:]))
         print(c)
         out["cases"].append(c)
     with open(os.path.join(ROOT, "tests", "data", "perplexity-ref.json"), "w") as f:
