@@ -32,7 +32,18 @@ b = run(args + ["--seed", "7"]).stdout
 c = run(args + ["--seed", "8"]).stdout
 check(a == b and len(a) > 0, "same seed, same output")
 check(a != c, "different seeds, different output")
-# 4. bad options are one-line errors
+# 4. bench: llama-bench-like figures, one JSON object with --json
+r = run(["bench", "-m", model, "-p", "32", "-n", "8", "-r", "2", "--json"])
+try:
+    j = json.loads(r.stdout)
+except ValueError:
+    j = {}
+for k in ("model", "threads", "n_prompt", "n_gen", "pp_tok_s", "tg_tok_s"):
+    check(k in j, "bench --json lacks %s: %r" % (k, r.stdout[:300]))
+check(j.get("n_prompt") == 32 and j.get("n_gen") == 8 and j.get("pp_tok_s", 0) > 0 and j.get("tg_tok_s", 0) > 0, "bench values: %r" % j)
+r = run(["bench", "-m", model, "-p", "16", "-n", "4", "-r", "1"])
+check(b"| pp16 |" in r.stdout and b"| tg4 |" in r.stdout, "bench table: %r" % r.stdout)
+# 5. bad options are one-line errors
 for bad in (["generate", "-m", model, "-p", "x", "-n", "abc"], ["generate", "-m", model, "--bogus"], ["generate", "-m", model],
             ["generate", "-m", model, "-p", "x", "-c", "100000000"]):
     r = run(bad)
