@@ -12,6 +12,7 @@ int cli_info(int argc, char **argv);
 int cli_logits(int argc, char **argv);
 int cli_perplexity(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_quantize(int argc, char **argv);
 
 typedef struct cli_opts {
     const char *model, *tokenizer, *prompt, *file, *system, *ids, *out;

@@ -13,6 +13,7 @@ static const struct {
     {"chat", cli_chat, "interactive chat using the model's chat template"},
     {"tokenize", cli_tokenize, "print the token ids of a text"},
     {"info", cli_info, "print a model's architecture, hyperparameters and tensors"},
+    {"quantize", cli_quantize, "convert a GGUF's weights to Q8_0, Q4_0, Q4_1, F16, BF16 or F32"},
     {"bench", cli_bench, "prompt-processing and generation speed (like llama-bench)"},
     {"perplexity", cli_perplexity, "perplexity of a text file, computed as llama.cpp computes it"},
     {"logits", cli_logits, "write next-token logits for given token ids (testing)"},

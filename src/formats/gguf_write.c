@@ -1,0 +1,254 @@
+/* gguf_write.c - GGUF v3 writer. Metadata values are serialised into owned byte
+ * blobs as they are set; tensor data is borrowed until gguf_writer_write, which
+ * writes PATH.tmp and renames it over PATH, so a failed write loses nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "formats/gguf.h"
+#include "tensor/dtype.h"
+
+typedef struct blob {
+    uint8_t *p;
+    size_t n, cap;
+} blob;
+
+typedef struct wkv {
+    char *key;
+    blob val; /* u32 type + value bytes */
+} wkv;
+
+typedef struct wtensor {
+    char *name;
+    uint32_t type, n_dims;
+    int64_t ne[GGUF_MAX_DIMS];
+    const void *data;
+    uint64_t nbytes;
+} wtensor;
+
+struct gguf_writer {
+    wkv *kv;
+    size_t n_kv, cap_kv;
+    wtensor *t;
+    size_t n_t, cap_t;
+};
+
+static bool put(blob *b, const void *p, size_t n) {
+    if (b->n + n > b->cap) {
+        size_t cap = (b->cap + n) * 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q) return false;
+        b->p = q, b->cap = cap;
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return true;
+}
+static bool put_u32(blob *b, uint32_t v) { return put(b, &v, 4); }
+static bool put_u64(blob *b, uint64_t v) { return put(b, &v, 8); }
+static bool put_str(blob *b, const char *s, uint64_t n) { return put_u64(b, n) && put(b, s, (size_t)n); }
+
+gguf_writer *gguf_writer_new(void) { return calloc(1, sizeof(gguf_writer)); }
+
+void gguf_writer_free(gguf_writer *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->n_kv; i++) free(w->kv[i].key), free(w->kv[i].val.p);
+    for (size_t i = 0; i < w->n_t; i++) free(w->t[i].name);
+    free(w->kv), free(w->t), free(w);
+}
+
+/* the entry for key (new or replaced), with an empty value blob; NULL on OOM */
+static blob *slot(gguf_writer *w, const char *key, size_t key_len) {
+    for (size_t i = 0; i < w->n_kv; i++)
+        if (strlen(w->kv[i].key) == key_len && !memcmp(w->kv[i].key, key, key_len)) {
+            w->kv[i].val.n = 0;
+            return &w->kv[i].val;
+        }
+    if (w->n_kv == w->cap_kv) {
+        size_t cap = w->cap_kv ? w->cap_kv * 2 : 32;
+        wkv *k = realloc(w->kv, cap * sizeof *k);
+        if (!k) return NULL;
+        w->kv = k, w->cap_kv = cap;
+    }
+    char *copy = malloc(key_len + 1);
+    if (!copy) return NULL;
+    memcpy(copy, key, key_len);
+    copy[key_len] = '\0';
+    w->kv[w->n_kv] = (wkv){copy, {0}};
+    return &w->kv[w->n_kv++].val;
+}
+
+static ks_status scalar(gguf_writer *w, const char *key, gguf_type t, const void *v, size_t n) {
+    blob *b = slot(w, key, strlen(key));
+    return b && put_u32(b, t) && put(b, v, n) ? KS_OK : KS_ERR_NOMEM;
+}
+
+ks_status gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) { return scalar(w, key, GGUF_TYPE_UINT32, &v, 4); }
+ks_status gguf_writer_set_i32(gguf_writer *w, const char *key, int32_t v) { return scalar(w, key, GGUF_TYPE_INT32, &v, 4); }
+ks_status gguf_writer_set_u64(gguf_writer *w, const char *key, uint64_t v) { return scalar(w, key, GGUF_TYPE_UINT64, &v, 8); }
+ks_status gguf_writer_set_f32(gguf_writer *w, const char *key, float v) { return scalar(w, key, GGUF_TYPE_FLOAT32, &v, 4); }
+ks_status gguf_writer_set_bool(gguf_writer *w, const char *key, bool v) {
+    uint8_t b = v;
+    return scalar(w, key, GGUF_TYPE_BOOL, &b, 1);
+}
+ks_status gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
+    blob *b = slot(w, key, strlen(key));
+    return b && put_u32(b, GGUF_TYPE_STRING) && put_str(b, v, strlen(v)) ? KS_OK : KS_ERR_NOMEM;
+}
+
+static size_t elem_size(gguf_type t) {
+    switch (t) {
+    case GGUF_TYPE_UINT8: case GGUF_TYPE_INT8: case GGUF_TYPE_BOOL: return 1;
+    case GGUF_TYPE_UINT16: case GGUF_TYPE_INT16: return 2;
+    case GGUF_TYPE_UINT32: case GGUF_TYPE_INT32: case GGUF_TYPE_FLOAT32: return 4;
+    case GGUF_TYPE_UINT64: case GGUF_TYPE_INT64: case GGUF_TYPE_FLOAT64: return 8;
+    default: return 0;
+    }
+}
+
+ks_status gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_type elem_type, const void *data, uint64_t n) {
+    const size_t es = elem_size(elem_type);
+    if (!es || n > SIZE_MAX / es) return KS_ERR_INVALID_ARG;
+    blob *b = slot(w, key, strlen(key));
+    return b && put_u32(b, GGUF_TYPE_ARRAY) && put_u32(b, elem_type) && put_u64(b, n) && put(b, data, (size_t)(n * es))
+               ? KS_OK
+               : KS_ERR_NOMEM;
+}
+
+ks_status gguf_writer_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n) {
+    blob *b = slot(w, key, strlen(key));
+    if (!b || !put_u32(b, GGUF_TYPE_ARRAY) || !put_u32(b, GGUF_TYPE_STRING) || !put_u64(b, n)) return KS_ERR_NOMEM;
+    for (uint64_t i = 0; i < n; i++)
+        if (!put_str(b, strs[i], strlen(strs[i]))) return KS_ERR_NOMEM;
+    return KS_OK;
+}
+
+/* value bytes (without the leading type) of a parsed value, recursively */
+static bool put_value(blob *b, const gguf_value *v) {
+    switch (v->type) {
+    case GGUF_TYPE_STRING: return put_str(b, v->v.str.ptr, v->v.str.len);
+    case GGUF_TYPE_ARRAY: {
+        const gguf_type et = v->v.arr.elem_type;
+        if (!put_u32(b, et) || !put_u64(b, v->v.arr.n)) return false;
+        if (et == GGUF_TYPE_STRING || et == GGUF_TYPE_ARRAY) {
+            for (uint64_t i = 0; i < v->v.arr.n; i++)
+                if (!put_value(b, &v->v.arr.elems[i])) return false;
+            return true;
+        }
+        return put(b, v->v.arr.data, (size_t)(v->v.arr.n * elem_size(et)));
+    }
+    case GGUF_TYPE_FLOAT32: {
+        float f = (float)v->v.f64;
+        return put(b, &f, 4);
+    }
+    case GGUF_TYPE_FLOAT64: return put(b, &v->v.f64, 8);
+    default: return put(b, &v->v.u64, elem_size(v->type)); /* little-endian low bytes */
+    }
+}
+
+ks_status gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv) {
+    blob *b = slot(w, kv->key.ptr, (size_t)kv->key.len);
+    return b && put_u32(b, kv->value.type) && put_value(b, &kv->value) ? KS_OK : KS_ERR_NOMEM;
+}
+
+ks_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t ggml_type, uint32_t n_dims,
+                                 const int64_t *ne, const void *data, uint64_t nbytes, ks_err *err) {
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': n_dims %u", name, n_dims);
+    int64_t rows = 1;
+    for (uint32_t d = 1; d < n_dims; d++) {
+        if (ne[d] < 0 || (ne[d] && rows > INT64_MAX / ne[d]))
+            return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': bad shape", name);
+        rows *= ne[d];
+    }
+    const int64_t rb = ks_dtype_row_bytes(ggml_type, ne[0]);
+    if (rb < 0 || (rows && rb > INT64_MAX / rows) || (uint64_t)(rb * rows) != nbytes)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': %llu bytes do not match its type and shape",
+                          name, (unsigned long long)nbytes);
+    for (size_t i = 0; i < w->n_t; i++)
+        if (!strcmp(w->t[i].name, name))
+            return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: duplicate tensor '%s'", name);
+    if (w->n_t == w->cap_t) {
+        size_t cap = w->cap_t ? w->cap_t * 2 : 64;
+        wtensor *t = realloc(w->t, cap * sizeof *t);
+        if (!t) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+        w->t = t, w->cap_t = cap;
+    }
+    wtensor t = {.name = strdup(name), .type = ggml_type, .n_dims = n_dims, .data = data, .nbytes = nbytes};
+    if (!t.name) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
+    w->t[w->n_t++] = t;
+    return KS_OK;
+}
+
+static uint64_t alignment_of(const gguf_writer *w) {
+    for (size_t i = 0; i < w->n_kv; i++)
+        if (!strcmp(w->kv[i].key, "general.alignment") && w->kv[i].val.n == 8) {
+            uint32_t type, a;
+            memcpy(&type, w->kv[i].val.p, 4);
+            memcpy(&a, w->kv[i].val.p + 4, 4);
+            if (type == GGUF_TYPE_UINT32 && a && !(a & (a - 1))) return a;
+        }
+    return 32;
+}
+
+static bool pad(FILE *f, uint64_t *pos, uint64_t align) {
+    static const uint8_t zeros[256];
+    while (*pos % align) {
+        size_t n = (size_t)(align - *pos % align);
+        if (n > sizeof zeros) n = sizeof zeros;
+        if (fwrite(zeros, 1, n, f) != n) return false;
+        *pos += n;
+    }
+    return true;
+}
+
+ks_status gguf_writer_write(gguf_writer *w, const char *path, ks_err *err) {
+    const uint64_t align = alignment_of(w);
+    blob h = {0};
+    bool ok = put(&h, "GGUF", 4) && put_u32(&h, 3) && put_u64(&h, w->n_t) && put_u64(&h, w->n_kv);
+    for (size_t i = 0; ok && i < w->n_kv; i++)
+        ok = put_str(&h, w->kv[i].key, strlen(w->kv[i].key)) && put(&h, w->kv[i].val.p, w->kv[i].val.n);
+    uint64_t off = 0;
+    for (size_t i = 0; ok && i < w->n_t; i++) {
+        const wtensor *t = &w->t[i];
+        ok = put_str(&h, t->name, strlen(t->name)) && put_u32(&h, t->n_dims);
+        for (uint32_t d = 0; ok && d < t->n_dims; d++) ok = put_u64(&h, (uint64_t)t->ne[d]);
+        ok = ok && put_u32(&h, t->type) && put_u64(&h, off);
+        off += (t->nbytes + align - 1) / align * align;
+    }
+    if (!ok) {
+        free(h.p);
+        return ks_err_set(err, KS_ERR_NOMEM, "gguf writer: out of memory");
+    }
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 5);
+    if (!tmp) {
+        free(h.p);
+        return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    ks_status st = KS_OK;
+    if (!f) {
+        st = ks_err_set(err, KS_ERR_IO, "%s: cannot create", tmp);
+        goto out;
+    }
+    uint64_t pos = h.n;
+    ok = fwrite(h.p, 1, h.n, f) == h.n && pad(f, &pos, align);
+    for (size_t i = 0; ok && i < w->n_t; i++) {
+        ok = fwrite(w->t[i].data, 1, (size_t)w->t[i].nbytes, f) == w->t[i].nbytes;
+        pos += w->t[i].nbytes;
+        ok = ok && pad(f, &pos, align);
+    }
+    if (fclose(f) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        st = ks_err_set(err, KS_ERR_IO, "%s: write failed", path);
+    }
+out:
+    free(tmp);
+    free(h.p);
+    return st;
+}
