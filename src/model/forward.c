@@ -81,6 +81,9 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     if (n_ctx > hp->n_ctx_train)
         return ks_err_set(err, KS_ERR_LIMIT, "context %lld exceeds the model's trained context %lld", (long long)n_ctx,
                           (long long)hp->n_ctx_train);
+    /* OpenMP cannot start (and the stack cannot hold) thousands of threads: a clear error, as ggml's cap */
+    if (p->n_threads > KS_MAX_THREADS)
+        return ks_err_set(err, KS_ERR_LIMIT, "%d threads exceed the limit of %d", p->n_threads, KS_MAX_THREADS);
     int64_t n_batch = p->n_batch > 0 ? p->n_batch : 512;
     if (n_batch > n_ctx) n_batch = n_ctx;
     uint32_t kv_type = p->kv_type >= 0 ? (uint32_t)p->kv_type : m->kv_type;

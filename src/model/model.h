@@ -95,8 +95,11 @@ typedef struct ks_context_params {
 typedef struct ks_context ks_context;
 
 ks_context_params ks_context_default_params(void);
+#define KS_MAX_THREADS 512 /* as ggml's GGML_MAX_N_THREADS */
+
 /* Allocates KV cache and scratch; KS_ERR_LIMIT if n_ctx exceeds the model's
- * trained context or the cache would exceed available memory. */
+ * trained context, the cache would exceed available memory or n_threads
+ * exceeds KS_MAX_THREADS. */
 ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_context **out, ks_err *err);
 void ks_context_free(ks_context *c);
 int64_t ks_context_n_ctx(const ks_context *c);

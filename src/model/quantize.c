@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/mapfile.h"
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
 
@@ -42,6 +43,16 @@ static uint32_t out_type(const gguf_tensor_info *t, int target) {
     return (uint32_t)target;
 }
 
+/* bytes of all output tensors: the writer holds every converted tensor until it writes the file */
+static double out_bytes_total(const gguf_ctx *g, int target) {
+    double total = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_tensor_info *t = &g->tensors[i];
+        total += (double)ks_dtype_row_bytes(out_type(t, target), t->ne[0]) * (double)(t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    return total;
+}
+
 ks_status ks_quantize_file(const char *in_path, const char *out_path, int target, ks_quantize_stats *stats,
                            ks_err *err) {
     ks_quantize_stats st0 = {0};
@@ -50,6 +61,13 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
     gguf_ctx *g = NULL;
     ks_status st = gguf_open_file(in_path, &g, err);
     if (st) return st;
+    const double need = out_bytes_total(g, target), avail = (double)ks_mem_available();
+    if (avail > 0 && need > avail) {
+        st = ks_err_set(err, KS_ERR_LIMIT, "quantize: the output tensors need %.2f GiB but only %.2f GiB of memory is available",
+                        need / 1073741824.0, avail / 1073741824.0);
+        gguf_close(g);
+        return st;
+    }
     gguf_writer *w = gguf_writer_new();
     void **bufs = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *bufs);
     float *row = NULL;

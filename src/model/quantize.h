@@ -18,7 +18,9 @@ typedef struct ks_quantize_stats {
  * quantizers (ggml's quantize_row_*_ref arithmetic), already-quantized sources
  * dequantized first; 1-D tensors (norms, biases) kept F32; for 4-bit targets
  * token_embd and output stay Q8_0 (llama.cpp uses Q6_K there, which Kestrel
- * does not have yet). The output is written to a temporary file and renamed. */
+ * does not have yet). The output is written to a temporary file and renamed.
+ * The converted tensors are held in memory until written: KS_ERR_LIMIT, before
+ * anything is allocated, if they exceed the memory the OS reports available. */
 ks_status ks_quantize_file(const char *in_path, const char *out_path, int target, ks_quantize_stats *stats,
                            ks_err *err);
 #endif

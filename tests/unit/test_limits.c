@@ -1,5 +1,6 @@
 /* test_limits.c - resource limits give clear errors instead of out-of-memory
- * kills: a context whose KV cache cannot fit in available memory is refused. */
+ * kills: a context whose KV cache cannot fit in available memory, or more threads
+ * than OpenMP can start, is refused. */
 #include <string.h>
 
 #include "ks_test.h"
@@ -38,7 +39,11 @@ int main(void) {
     p.n_ctx = 1 << 25; /* beyond the trained context */
     st = ks_context_new(&m, &p, &c, &err);
     CHECK(st == KS_ERR_LIMIT && strstr(err.msg, "trained context"), "beyond trained context: %s", err.msg);
-    p.n_ctx = 16; /* a small context is fine */
+    p.n_ctx = 16;
+    p.n_threads = KS_MAX_THREADS + 1; /* more threads than OpenMP can start */
+    st = ks_context_new(&m, &p, &c, &err);
+    CHECK(st == KS_ERR_LIMIT && c == NULL && strstr(err.msg, "threads"), "too many threads: %s", err.msg);
+    p.n_threads = 0; /* a small context is fine */
     st = ks_context_new(&m, &p, &c, &err);
     CHECK(st == KS_OK && c, "small context: %s", err.msg);
     ks_context_free(c);
