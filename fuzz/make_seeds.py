@@ -67,6 +67,32 @@ spm = [
 ]
 write("fuzz_gguf", "spm_vocab.gguf", gguf(spm))
 
+# --- whole models: tiny llama GGUFs (F32; Q8_0/Q4_0 matrices) for fuzz_model ---
+def tiny_llama(E, ff, n_vocab, mat_type, row_bytes):
+    hp = [kv("general.architecture", 8, s("llama"))] + [
+        kv("llama." + k, 4, struct.pack("<I", v)) for k, v in
+        [("embedding_length", E), ("block_count", 1), ("attention.head_count", 2), ("attention.head_count_kv", 1),
+         ("feed_forward_length", ff), ("context_length", 64)]]
+    shapes = [("token_embd.weight", [E, n_vocab]), ("output_norm.weight", [E]), ("blk.0.attn_norm.weight", [E]),
+              ("blk.0.attn_q.weight", [E, E]), ("blk.0.attn_k.weight", [E, E // 2]), ("blk.0.attn_v.weight", [E, E // 2]),
+              ("blk.0.attn_output.weight", [E, E]), ("blk.0.ffn_norm.weight", [E]), ("blk.0.ffn_gate.weight", [E, ff]),
+              ("blk.0.ffn_up.weight", [E, ff]), ("blk.0.ffn_down.weight", [ff, E])]
+    tensors, data = [], b""
+    for name, dims in shapes:
+        typ = 0 if len(dims) == 1 else mat_type
+        n = (dims[0] * 4 if typ == 0 else row_bytes(dims[0])) * (dims[1] if len(dims) > 1 else 1)
+        tensors.append((name, dims, typ, len(data)))
+        blob = bytes((i * 37 + len(data)) % 251 for i in range(n))
+        if typ == 0:  # small finite floats
+            blob = b"".join(struct.pack("<f", ((i % 17) - 8) / 16.0) for i in range(n // 4))
+        data += blob + b"\0" * ((32 - len(blob) % 32) % 32)
+    return gguf(hp, tensors, data)
+
+
+write("fuzz_model", "f32.gguf", tiny_llama(8, 16, 4, 0, None))
+write("fuzz_model", "q8_0.gguf", tiny_llama(32, 32, 3, 8, lambda ne0: ne0 // 32 * (2 + 32)))
+write("fuzz_model", "q4_0.gguf", tiny_llama(32, 64, 2, 2, lambda ne0: ne0 // 32 * (2 + 16)))
+
 # --- llama2.c: checkpoint header (+ a little data) and the tok512 tokenizer ---
 l2c = os.path.join(SHARED, "testdata", "llama2c")
 ck = open(os.path.join(l2c, "stories260K.bin"), "rb").read()
