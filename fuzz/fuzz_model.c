@@ -1,7 +1,8 @@
-/* fuzz_model.c - libFuzzer target: a whole model file (GGUF) from arbitrary bytes:
- * loading (hyperparameters against tensor shapes and types), a small context, and
- * one decode of two tokens. The bytes go to a temporary file because the model
- * loader maps a path, as the CLI does. */
+/* fuzz_model.c - libFuzzer target: a whole model file from arbitrary bytes, GGUF
+ * or (any other magic) a llama2.c checkpoint with the tok512 tokenizer: loading
+ * (hyperparameters against tensor shapes and types), a small context, and two
+ * decodes. The bytes go to a temporary file because the model loader maps a
+ * path, as the CLI does. $KS_FUZZ_L2C_TOKENIZER overrides the tokenizer path. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,12 @@
 #include "model/model.h"
 
 static char path[64];
+static const char *l2c_tokenizer;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    snprintf(path, sizeof path, "/tmp/ks-fuzz-model-%ld.gguf", (long)getpid());
+    snprintf(path, sizeof path, "/tmp/ks-fuzz-model-%ld.bin", (long)getpid());
+    l2c_tokenizer = getenv("KS_FUZZ_L2C_TOKENIZER");
+    if (!l2c_tokenizer) l2c_tokenizer = "../shared/testdata/llama2c/tok512.bin";
     return 0;
 }
 
@@ -23,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(f);
     ks_model *m = NULL;
     ks_err err;
-    if (ks_model_load(path, NULL, &m, &err) == KS_OK) {
+    if (ks_model_load(path, l2c_tokenizer, &m, &err) == KS_OK) {
         ks_context_params p = ks_context_default_params();
         p.n_ctx = 4, p.n_batch = 4, p.n_threads = 1;
         ks_context *c = NULL;

@@ -93,6 +93,12 @@ write("fuzz_model", "f32.gguf", tiny_llama(8, 16, 4, 0, None))
 write("fuzz_model", "q8_0.gguf", tiny_llama(32, 32, 3, 8, lambda ne0: ne0 // 32 * (2 + 32)))
 write("fuzz_model", "q4_0.gguf", tiny_llama(32, 64, 2, 2, lambda ne0: ne0 // 32 * (2 + 16)))
 
+# a tiny llama2.c checkpoint for the tok512 tokenizer: dim 8, hidden 16, 1 layer, 2 heads, 1 kv head
+dim, hidden, vocab, seq_len, kv_dim = 8, 16, 512, 16, 4
+n_floats = vocab * dim + dim + dim * dim + 2 * dim * kv_dim + dim * dim + dim + 3 * hidden * dim + dim + 2 * seq_len * (dim // 2 // 2)
+write("fuzz_model", "llama2c.bin", struct.pack("<7i", dim, hidden, 1, 2, 1, vocab, seq_len) +
+      b"".join(struct.pack("<f", ((i % 13) - 6) / 32.0) for i in range(n_floats)))
+
 # --- llama2.c: checkpoint header (+ a little data) and the tok512 tokenizer ---
 l2c = os.path.join(SHARED, "testdata", "llama2c")
 ck = open(os.path.join(l2c, "stories260K.bin"), "rb").read()
