@@ -1,12 +1,15 @@
 /* cmd_bench.c - `kestrel bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--json]`:
  * prompt processing (one decode of p fixed-seed random tokens from an empty
- * cache) and generation (n single-token decodes), like llama-bench's pp and tg. */
+ * cache) and generation (n single-token decodes), like llama-bench's pp and tg;
+ * mean +/- sample stddev of r repetitions, as a llama-bench markdown table or
+ * one JSON object. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "formats/gguf.h"
 #include "generate/generate.h"
 #include "kernels/kernels.h"
 
@@ -21,6 +24,22 @@ static void stats(const double *v, int n, double *mean, double *sd) {
 static const char *base_name(const char *p) {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+/* weight bytes and parameter count, as llama-bench's size and params columns
+ * (llama_model_size, llama_model_n_params: sums over all tensors) */
+static void model_size(const ks_model *m, uint64_t *bytes, uint64_t *n_params) {
+    *bytes = 0, *n_params = 0;
+    if (!m->gguf) { /* llama2.c checkpoint: F32 throughout */
+        *bytes = m->map.size, *n_params = m->map.size / 4;
+        return;
+    }
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const gguf_tensor_info *t = &m->gguf->tensors[i];
+        uint64_t ne = 1;
+        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) ne *= (uint64_t)t->ne[d];
+        *bytes += t->nbytes, *n_params += ne;
+    }
 }
 
 int cli_bench(int argc, char **argv) {
@@ -72,19 +91,26 @@ int cli_bench(int argc, char **argv) {
     double pm, psd, tm, tsd;
     stats(pp, reps, &pm, &psd);
     stats(tg, reps, &tm, &tsd);
+    uint64_t size, n_params;
+    model_size(m, &size, &n_params);
+    const char *name = base_name(o.model);
+    const int nt = ks_context_n_threads(ctx);
     if (o.json) {
-        printf("{\"model\": \"%s\", \"threads\": %d, \"n_prompt\": %lld, \"n_gen\": %lld, \"reps\": %d, "
-               "\"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, \"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, \"isa\": \"%s\"}\n",
-               base_name(o.model), ks_context_n_threads(ctx), (long long)n_prompt, (long long)n_gen, reps, pm, psd, tm,
-               tsd, ks_kernels_isa());
+        printf("{\"model\": \"%s\", \"model_size\": %llu, \"model_n_params\": %llu, \"threads\": %d, "
+               "\"n_prompt\": %lld, \"n_gen\": %lld, \"reps\": %d, \"pp_tok_s\": %.3f, \"pp_stddev\": %.3f, "
+               "\"tg_tok_s\": %.3f, \"tg_stddev\": %.3f, \"isa\": \"%s\"}\n",
+               name, (unsigned long long)size, (unsigned long long)n_params, nt, (long long)n_prompt,
+               (long long)n_gen, reps, pm, psd, tm, tsd, ks_kernels_isa());
     } else {
-        printf("| model | threads | test | t/s |\n|---|---|---|---|\n");
+        /* llama-bench's markdown columns (backend: the kernel ISA chosen at run time) */
+        printf("| model | size | params | backend | threads | test | t/s |\n|---|---:|---:|---|---:|---:|---:|\n");
+        const double mib = size / 1048576.0, mp = n_params / 1e6;
         if (n_prompt > 0)
-            printf("| %s | %d | pp%lld | %.2f ± %.2f |\n", base_name(o.model), ks_context_n_threads(ctx),
-                   (long long)n_prompt, pm, psd);
+            printf("| %s | %.2f MiB | %.2f M | CPU %s | %d | pp%lld | %.2f ± %.2f |\n", name, mib, mp,
+                   ks_kernels_isa(), nt, (long long)n_prompt, pm, psd);
         if (n_gen > 0)
-            printf("| %s | %d | tg%lld | %.2f ± %.2f |\n", base_name(o.model), ks_context_n_threads(ctx),
-                   (long long)n_gen, tm, tsd);
+            printf("| %s | %.2f MiB | %.2f M | CPU %s | %d | tg%lld | %.2f ± %.2f |\n", name, mib, mp,
+                   ks_kernels_isa(), nt, (long long)n_gen, tm, tsd);
     }
     rc = 0;
     goto done;
