@@ -20,7 +20,9 @@ PROMPT = ("The history of the kestrel, a small falcon found across Europe, Asia 
 def kestrel_run(binary, model, threads, n):
     r = subprocess.run([binary, "generate", "-m", model, "-p", PROMPT, "-n", str(n), "--temp", "0", "--ignore-eos",
                         "-t", str(threads)], capture_output=True, check=True)
-    m = re.search(rb"prompt (\d+) tokens, ([\d.]+) tok/s \| generation (\d+) tokens, ([\d.]+) tok/s", r.stderr)
+    # "prompt N tokens, X tok/s | generation N tokens, Y tok/s | ..." (colons, case and spacing optional)
+    m = re.search(rb"(?i)prompt:?\s*(\d+)\s*tokens?,?\s*([\d.]+)\s*tok/s.*?generation:?\s*(\d+)\s*tokens?,?\s*([\d.]+)\s*tok/s",
+                  r.stderr)
     if not m:
         sys.exit("cannot parse kestrel speed line: %r" % r.stderr[-300:])
     return float(m.group(2)), float(m.group(4)), int(m.group(1))

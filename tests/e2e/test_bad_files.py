@@ -74,8 +74,12 @@ with tempfile.TemporaryDirectory() as tmp:
         f.write(open(tokp, "rb").read()[:200])
     r = run(["generate", "-m", os.path.join(l2c, "stories260K.bin"), "--tokenizer", badtok, "-p", "hi"])
     check(r.returncode > 0 and r.stderr.decode().startswith("kestrel:"), "truncated tokenizer: %r" % r.stderr[:200])
-    r = run(["info", "-m", os.path.join(tmp, "does-not-exist.gguf")])
-    check(r.returncode > 0 and "cannot open" in r.stderr.decode(), "missing file: %r" % r.stderr[:200])
+    missing = os.path.join(tmp, "does-not-exist.gguf")
+    for cmd in (["info", "-m", missing], ["generate", "-m", missing, "-p", "hi", "-n", "1"]):
+        r = run(cmd)
+        err = r.stderr.decode("utf-8", "replace")
+        check(r.returncode > 0 and len(err.strip().split("\n")) == 1 and err.startswith("kestrel:")
+              and "cannot open" in err, "missing file: %s: exit %d, %r" % (cmd[0], r.returncode, err[:200]))
     # a real model cut in the middle of its tensor data
     model = need_model()
     cut = os.path.join(tmp, "cut.gguf")

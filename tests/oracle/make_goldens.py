@@ -28,6 +28,11 @@ def log_softmax(x):
     return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
 
 
+def ggml_type_name(t):
+    names = {0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 8: "q8_0", 30: "bf16"}  # ggml_type values
+    return names.get(int(t), "ggml_type %d" % int(t))
+
+
 def make_llm(**kw):
     return Llama(MODEL, n_ctx=512, n_threads=2, logits_all=True, verbose=False, seed=0, **kw)
 
@@ -48,8 +53,13 @@ def tokenizer_goldens():
 def logits_goldens():
     batched = make_llm(n_batch=512, n_ubatch=512)
     sequential = make_llm(n_batch=1, n_ubatch=1)
+    cp = batched.context_params  # what llama.cpp was actually given, not what we meant to give it
     out = {"model": os.path.basename(MODEL), "llama_cpp_python": llama_cpp.__version__,
-           "flash_attn": False, "kv_cache": "f16", "prompts": []}
+           "flash_attn": cp.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+           "kv_cache": ggml_type_name(cp.type_k), "kv_cache_v": ggml_type_name(cp.type_v),
+           "n_vocab": batched.n_vocab(), "n_ctx": cp.n_ctx, "n_batch": cp.n_batch, "n_ubatch": cp.n_ubatch, "n_threads": cp.n_threads,
+           "prompts": []}
+    assert cp.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED, "goldens assume flash attention off"
     self_diff, self_tie = 0.0, []
     for p in LOGIT_PROMPTS:
         ids = batched.tokenize(p.encode("utf-8"), add_bos=False, special=True)
