@@ -16,6 +16,7 @@ typedef struct ks_tensor {
     int64_t ne[4];   /* innermost first */
     size_t row_bytes; /* bytes per ne0 row */
     const void *data; /* borrowed: points into the model's mapping or owned buffer */
+    const void *packed; /* optional: the same weights repacked for the int8 GEMM (kernels/packed.h); owned by the model */
 } ks_tensor;
 
 /* dot of one weight row (type T) with one activation row in T's vec_dot type */
@@ -45,6 +46,14 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok);
  * scratch: at least ks_matmul_scratch_bytes(w->type, ne0, n_tok). Threads via OpenMP.
  * The caller guarantees the type is supported (checked at model load). */
 void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch);
+
+/* Weight repacking (Q4_0, Q8_0 with a multiple of 16 rows; see kernels/packed.h).
+ * pack_bytes: size of the packed copy, 0 if w cannot be packed. pack_useful: this
+ * CPU has a packed kernel faster than the row-by-row one (AVX-512 VNNI).
+ * pack: writes the copy; the caller then sets w->packed and owns the buffer. */
+size_t ks_matmul_pack_bytes(const ks_tensor *w);
+bool ks_matmul_pack_useful(void);
+void ks_matmul_pack(const ks_tensor *w, void *dst);
 
 /* Name of the ISA chosen at run time ("avx2", "scalar", ...). */
 const char *ks_kernels_isa(void);

@@ -62,6 +62,42 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     return ks_arch_llama_load(m, err);
 }
 
+/* Repacks the matmul weights that have a faster packed kernel on this CPU
+ * (kernels/packed.h) into one owned buffer. KS_REPACK=0 turns it off (as
+ * llama.cpp's --repack 0). Failing to get the memory is not an error: the
+ * weights are then used in place. */
+/* the matmul weight of index i (layers' seven, then the output head), NULL past the end */
+static ks_tensor *matmul_weight(ks_model *m, int64_t i) {
+    if (i < m->hp.n_layer * 7) {
+        ks_layer *l = &m->layers[i / 7];
+        ks_tensor *lt[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down};
+        return lt[i % 7];
+    }
+    return i == m->hp.n_layer * 7 ? &m->output : NULL;
+}
+
+static void pack_weights(ks_model *m) {
+    const char *env = getenv("KS_REPACK");
+    if ((env && !strcmp(env, "0")) || !ks_matmul_pack_useful() || !m->layers) return;
+    size_t total = 0;
+    ks_tensor *t;
+    for (int64_t i = 0; (t = matmul_weight(m, i)); i++)
+        if (t->data) total += (ks_matmul_pack_bytes(t) + 63) & ~(size_t)63;
+    if (!total) return;
+    uint8_t *buf = aligned_alloc(64, total);
+    if (!buf) return;
+    size_t off = 0;
+    for (int64_t i = 0; (t = matmul_weight(m, i)); i++) {
+        const size_t bytes = t->data ? ks_matmul_pack_bytes(t) : 0;
+        if (!bytes) continue;
+        ks_matmul_pack(t, buf + off);
+        t->packed = buf + off;
+        off += (bytes + 63) & ~(size_t)63;
+    }
+    m->packed = buf;
+    m->packed_bytes = total;
+}
+
 ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model **out, ks_err *err) {
     *out = NULL;
     ks_model *m = calloc(1, sizeof *m);
@@ -91,6 +127,7 @@ ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model *
         ks_model_free(m);
         return st;
     }
+    pack_weights(m);
     *out = m;
     return KS_OK;
 }
@@ -98,6 +135,7 @@ ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model *
 void ks_model_free(ks_model *m) {
     if (!m) return;
     free(m->layers);
+    free(m->packed);
     ks_tokenizer_free(m->tok);
     free(m->chat_template);
     gguf_close(m->gguf);

@@ -66,6 +66,8 @@ typedef struct ks_model {
     bool rope_iterative;   /* theta computed as ggml does (pos * s^i by repeated products) */
     bool stop_on_bos;      /* llama2.c rule: generation ends when BOS comes out */
     uint32_t kv_type;      /* default KV cache type: F16 for GGUF (as llama.cpp), F32 for llama2.c */
+    void *packed;          /* owned: repacked copies of the matmul weights (ks_tensor.packed points here), or NULL */
+    size_t packed_bytes;
     struct gguf_ctx *gguf; /* owned, GGUF models */
     ks_mapfile map;        /* owned, llama2.c models */
 } ks_model;

@@ -1,0 +1,105 @@
+/* packed.c - repacking Q4_0 / Q8_0 weights into 16-row panels, the activation
+ * quantizer of the packed path and its scalar reference GEMM (see packed.h). */
+#include "kernels/packed.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernels_impl.h"
+#include "tensor/dtype.h"
+
+size_t ks_packed_record_bytes(uint32_t type) {
+    switch (type) {
+    case KS_DTYPE_Q4_0: return 2 * KS_PACK_ROWS + 16 * KS_PACK_ROWS; /* 288 = 16 x 18 */
+    case KS_DTYPE_Q8_0: return 2 * KS_PACK_ROWS + 32 * KS_PACK_ROWS; /* 544 = 16 x 34 */
+    default: return 0;
+    }
+}
+
+void ks_quantize_act_q8s(const float *x, void *dst, int64_t n) {
+    ks_block_q8s *b = dst;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const float *v = x + i * 32;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(v[j]));
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        int s = 0;
+        for (int j = 0; j < 32; j++) {
+            b[i].qs[j] = (int8_t)nearbyintf(v[j] * id);
+            s += b[i].qs[j];
+        }
+        b[i].d = ks_fp16_to_fp32(ks_fp32_to_fp16(d));
+        b[i].s = s;
+    }
+}
+
+size_t ks_matmul_pack_bytes(const ks_tensor *w) {
+    const size_t rec = ks_packed_record_bytes(w->type);
+    if (!rec || w->ne[1] % KS_PACK_ROWS || w->ne[0] % 32 || w->ne[2] != 1 || w->ne[3] != 1) return 0;
+    return (size_t)(w->ne[1] / KS_PACK_ROWS) * (size_t)(w->ne[0] / 32) * rec;
+}
+
+bool ks_matmul_pack_useful(void) { return ks_packed_gemm_avx512() != NULL; }
+
+void ks_matmul_pack(const ks_tensor *w, void *dst) {
+    const int64_t nb = w->ne[0] / 32, np = w->ne[1] / KS_PACK_ROWS;
+    const size_t rec = ks_packed_record_bytes(w->type);
+    const bool q4 = w->type == KS_DTYPE_Q4_0;
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < np; p++) {
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *o = (uint8_t *)dst + ((size_t)p * (size_t)nb + (size_t)b) * rec;
+            uint16_t *d = (uint16_t *)o;
+            uint8_t *q = o + 2 * KS_PACK_ROWS;
+            for (int i = 0; i < KS_PACK_ROWS; i++) {
+                const uint8_t *row = (const uint8_t *)w->data + (size_t)(p * KS_PACK_ROWS + i) * w->row_bytes;
+                if (q4) {
+                    const ks_block_q4_0 *blk = (const ks_block_q4_0 *)row + b;
+                    d[i] = blk->d;
+                    for (int v = 0; v < 4; v++) memcpy(q + (v * KS_PACK_ROWS + i) * 4, blk->qs + 4 * v, 4);
+                } else {
+                    const ks_block_q8_0 *blk = (const ks_block_q8_0 *)row + b;
+                    d[i] = blk->d;
+                    for (int s = 0; s < 8; s++)
+                        for (int j = 0; j < 4; j++)
+                            q[(s * KS_PACK_ROWS + i) * 4 + j] = (uint8_t)(blk->qs[4 * s + j] + 128);
+                }
+            }
+        }
+    }
+}
+
+void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
+                        const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = n_in / 32;
+    const size_t rec = ks_packed_record_bytes(type);
+    const bool q4 = type == KS_DTYPE_Q4_0;
+    const int off = q4 ? 8 : 128;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t p = r / KS_PACK_ROWS;
+        const int i = (int)(r % KS_PACK_ROWS);
+        for (int64_t t = 0; t < n_tok; t++) {
+            const ks_block_q8s *xb = x + t * nb;
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *o = (const uint8_t *)packed + ((size_t)p * (size_t)nb + (size_t)b) * rec;
+                const uint16_t *d = (const uint16_t *)o;
+                const uint8_t *q = o + 2 * KS_PACK_ROWS;
+                int32_t isum = -off * xb[b].s;
+                for (int e = 0; e < 32; e++) {
+                    int u;
+                    if (q4) {
+                        const int v = (e % 16) / 4, j = e % 4;
+                        const uint8_t byte = q[(v * KS_PACK_ROWS + i) * 4 + j];
+                        u = e < 16 ? (byte & 0x0f) : (byte >> 4);
+                    } else {
+                        u = q[((e / 4) * KS_PACK_ROWS + i) * 4 + e % 4];
+                    }
+                    isum += u * xb[b].qs[e];
+                }
+                acc = fmaf((float)isum, ks_fp16_to_fp32(d[i]) * xb[b].d, acc);
+            }
+            y[t * ldy + r] = acc;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/* packed.h - internal: interleaved ("packed") weight layout for the int8 GEMM.
+ *
+ * Q4_0 and Q8_0 weight matrices whose row count is a multiple of 16 are
+ * repacked at model load (as llama.cpp repacks Q4_0 for its AVX2/AVX-512 GEMM)
+ * into panels of 16 rows. Panel p, block b (32 inputs) is one record:
+ *
+ *   uint16_t d[16]        the 16 rows' fp16 scales
+ *   Q4_0: uint8_t q[4][16][4]   q[v][i] = row i's native qs[4v .. 4v+3]: low
+ *                               nibbles are inputs 4v.., high nibbles 16+4v..
+ *   Q8_0: uint8_t q[8][16][4]   q[s][i] = row i's qs[4s .. 4s+3] + 128
+ *
+ * so one 64-byte load holds four bytes for each of 16 rows and one VNNI
+ * instruction (vpdpbusd, unsigned x signed) multiplies them by four activation
+ * bytes broadcast to all rows. Weights are made unsigned (Q4_0: nibble 0..15,
+ * Q8_0: q + 128); the offset is removed with the activation block's sum.
+ *
+ * Numerics (the packed path's reference, ks_packed_gemm_ref): per output,
+ *   acc = 0; for each block b: acc = fmaf((float)isum_b, d_w[b] * d_x[b], acc)
+ * with isum_b the exact integer dot product of the block. This is the order of
+ * llama.cpp's repacked Q4_0 kernels (ggml_gemm_q4_0_8x8_q8_0 on x86), so Q4_0
+ * results equal llama.cpp's default (repack on) run. Every SIMD variant is
+ * bit-identical to the reference (tests/unit/test_kernels.c). */
+#ifndef KS_KERNELS_PACKED_H
+#define KS_KERNELS_PACKED_H
+#include "kernels/kernels.h"
+
+#define KS_PACK_ROWS 16
+
+/* Activation block for the packed path: Q8_0 values (as quantize_row_q8_0) with
+ * the fp16-rounded scale widened to float and the sum of the 32 values. */
+typedef struct ks_block_q8s {
+    float d;
+    int32_t s;
+    int8_t qs[32];
+} ks_block_q8s;
+_Static_assert(sizeof(ks_block_q8s) == 40, "q8s block");
+
+/* bytes of one panel-block record for a packable weight type (0 if not packable) */
+size_t ks_packed_record_bytes(uint32_t type);
+/* quantizes n floats (n % 32 == 0) into n/32 ks_block_q8s */
+void ks_quantize_act_q8s(const float *x, void *dst, int64_t n);
+
+/* y[t * ldy + r] for r in [r0, r1) (multiples of 16) and t < n_tok.
+ * x: n_tok rows of nb = n_in/32 ks_block_q8s each. */
+typedef void (*ks_packed_gemm_fn)(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
+                                  const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy);
+void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
+                        const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy);
+/* NULL when the CPU lacks AVX-512 VNNI (or the compiler cannot target it) */
+ks_packed_gemm_fn ks_packed_gemm_avx512(void);
+#endif
