@@ -47,13 +47,19 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok);
  * The caller guarantees the type is supported (checked at model load). */
 void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch);
 
-/* Weight repacking (Q4_0, Q8_0 with a multiple of 16 rows; see kernels/packed.h).
- * pack_bytes: size of the packed copy, 0 if w cannot be packed. pack_useful: this
- * CPU has a packed kernel faster than the row-by-row one (AVX-512 VNNI).
+/* Weight repacking (Q4_0, Q8_0 with a multiple of 16 rows; see kernels/packed.h;
+ * F16: a plain copy, so that the caller can place it in huge pages).
+ * pack_bytes: size of the packed copy, 0 if w cannot be packed on this CPU (it
+ * needs AVX-512 VNNI for Q4_0/Q8_0, AVX-512F for F16). pack_useful: some type can.
  * pack: writes the copy; the caller then sets w->packed and owns the buffer. */
 size_t ks_matmul_pack_bytes(const ks_tensor *w);
 bool ks_matmul_pack_useful(void);
 void ks_matmul_pack(const ks_tensor *w, void *dst);
+
+/* y[k] = w[k] x for k < n, all w[k] with the same ne0: the same as n ks_matmul
+ * calls, but the activation is converted once and the products share one
+ * parallel region when the weights allow it (q/k/v, gate/up). */
+void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok, void *scratch);
 
 /* Name of the ISA chosen at run time ("avx2", "scalar", ...). */
 const char *ks_kernels_isa(void);

@@ -47,6 +47,8 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
     int64_t rb = ks_dtype_row_bytes(t->vec_dot_type, n_in);
     if (rb < 0) return 0;
     size_t bytes = (size_t)rb * (size_t)n_tok;
+    if (type == KS_DTYPE_F16 && (size_t)n_in * 4 * (size_t)n_tok > bytes) /* f16-rounded floats */
+        bytes = (size_t)n_in * 4 * (size_t)n_tok;
     if (ks_packed_record_bytes(type)) { /* the packed path's activations are larger */
         const size_t pb = (size_t)(n_in / 32) * sizeof(ks_block_q8s) * (size_t)n_tok;
         if (pb > bytes) bytes = pb;
@@ -54,26 +56,66 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
     return bytes;
 }
 
-static void matmul_packed(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
-                          ks_packed_gemm_fn gemm) {
-    const int64_t n_in = w->ne[0], n_out = w->ne[1], nb = n_in / 32;
+/* packed products of one input: the activation is quantized once, then each
+ * thread takes its share of every weight's panels with no barrier between them */
+static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                            void *scratch) {
+    const int64_t n_in = w[0]->ne[0], nb = n_in / 32;
+    ks_packed_gemm_fn gemm = ks_packed_gemm_avx512();
+    void (*quant)(const float *, void *, int64_t) = gemm ? ks_quantize_act_q8s_avx512 : ks_quantize_act_q8s;
+    if (!gemm) gemm = ks_packed_gemm_ref;
     ks_block_q8s *xq = scratch;
 #pragma omp parallel for schedule(static) if (n_tok > 1)
-    for (int64_t i = 0; i < n_tok; i++) ks_quantize_act_q8s(x + i * n_in, xq + i * nb, n_in);
-    const int64_t np = n_out / KS_PACK_ROWS;
+    for (int64_t i = 0; i < n_tok; i++) quant(x + i * n_in, xq + i * nb, n_in);
 #pragma omp parallel
     {
         const int nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t p0 = np * it / nt, p1 = np * (it + 1) / nt;
-        if (p1 > p0)
-            gemm(w->type, n_in, w->packed, p0 * KS_PACK_ROWS, p1 * KS_PACK_ROWS, xq, n_tok, y, n_out);
+        for (int k = 0; k < n; k++) {
+            const int64_t np = w[k]->ne[1] / KS_PACK_ROWS;
+            const int64_t p0 = np * it / nt, p1 = np * (it + 1) / nt;
+            if (p1 > p0)
+                gemm(w[k]->type, n_in, w[k]->packed, p0 * KS_PACK_ROWS, p1 * KS_PACK_ROWS, xq, n_tok, y[k],
+                     w[k]->ne[1]);
+        }
+    }
+}
+
+void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok, void *scratch) {
+    bool packed = true;
+    for (int k = 0; k < n; k++)
+        packed = packed && w[k]->packed && ks_packed_record_bytes(w[k]->type) && w[k]->ne[0] == w[0]->ne[0];
+    if (packed) {
+        matmul_packed_n(w, y, n, x, n_tok, scratch);
+        return;
+    }
+    for (int k = 0; k < n; k++) ks_matmul(w[k], x, n_tok, y[k], scratch);
+}
+
+/* F16 weights on AVX-512: tinyBLAS order, as llama.cpp computes them */
+static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float *y, float *xr, ks_gemm_f16_fn gemm) {
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+#pragma omp parallel for schedule(static) if (n_tok > 1)
+    for (int64_t i = 0; i < n_tok; i++) ks_fp16_round_row(x + i * n_in, xr + i * n_in, n_in);
+#pragma omp parallel
+    {
+        const int nt = omp_get_num_threads(), it = omp_get_thread_num();
+        const int64_t n8 = (n_out + 7) / 8; /* split on 8-row boundaries */
+        int64_t r0 = n8 * it / nt * 8, r1 = n8 * (it + 1) / nt * 8;
+        if (r1 > n_out) r1 = n_out;
+        if (r1 > r0) gemm(n_in, w->packed ? w->packed : w->data, w->row_bytes / 2, r0, r1, xr, n_tok, y, n_out);
     }
 }
 
 void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch) {
+    if (w->type == KS_DTYPE_F16 && w->ne[0] % 16 == 0) {
+        ks_gemm_f16_fn g = ks_gemm_f16_avx512();
+        if (g) {
+            matmul_f16(w, x, n_tok, y, scratch, g);
+            return;
+        }
+    }
     if (w->packed) {
-        ks_packed_gemm_fn gemm = ks_packed_gemm_avx512();
-        matmul_packed(w, x, n_tok, y, scratch, gemm ? gemm : ks_packed_gemm_ref);
+        matmul_packed_n(&w, &y, 1, x, n_tok, scratch);
         return;
     }
     const ks_matmul_traits *t = best_table(w->type);

@@ -93,6 +93,26 @@ static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t
     }
 }
 
+/* ks_quantize_act_q8s with 512-bit vectors: the same elementwise operations as
+ * quantize_row_q8_0 (max |x|, d = amax / 127, round(x * 127 / amax) to nearest
+ * even), so the blocks are bit-identical to the scalar version. */
+KS_AVX512 void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n) {
+    ks_block_q8s *b = dst;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const __m512 v0 = _mm512_loadu_ps(x + i * 32), v1 = _mm512_loadu_ps(x + i * 32 + 16);
+        const __m512 m = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1));
+        const float amax = _mm512_reduce_max_ps(m);
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        const __m512 mul = _mm512_set1_ps(id);
+        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, mul)); /* MXCSR: round to nearest even */
+        const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, mul));
+        _mm_storeu_si128((__m128i *)b[i].qs, _mm512_cvtsepi32_epi8(i0));
+        _mm_storeu_si128((__m128i *)(b[i].qs + 16), _mm512_cvtsepi32_epi8(i1));
+        b[i].s = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        b[i].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+    }
+}
+
 ks_packed_gemm_fn ks_packed_gemm_avx512(void) {
     static int ok = -1;
     if (ok < 0)
@@ -102,4 +122,5 @@ ks_packed_gemm_fn ks_packed_gemm_avx512(void) {
 }
 #else
 ks_packed_gemm_fn ks_packed_gemm_avx512(void) { return NULL; }
+void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n) { ks_quantize_act_q8s(x, dst, n); }
 #endif

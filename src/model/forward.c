@@ -248,9 +248,11 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
         const ks_layer *l = &m->layers[il];
         /* attention block */
         norm_rows(m, c->xb, c->x, &l->attn_norm, &l->attn_norm_b, n);
-        ks_matmul(&l->wq, c->xb, n, c->q, c->mm_scratch);
-        ks_matmul(&l->wk, c->xb, n, c->k, c->mm_scratch);
-        ks_matmul(&l->wv, c->xb, n, c->v, c->mm_scratch);
+        {
+            const ks_tensor *w[] = {&l->wq, &l->wk, &l->wv};
+            float *y[] = {c->q, c->k, c->v};
+            ks_matmul_n(w, y, 3, c->xb, n, c->mm_scratch);
+        }
         add_bias(c->q, &l->bq, n, q_dim), add_bias(c->k, &l->bk, n, kv_dim), add_bias(c->v, &l->bv, n, kv_dim);
         if (m->arch->rope != KS_ROPE_NONE) {
             const int64_t half = hp->n_rot / 2;
@@ -267,8 +269,11 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
         for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
         /* feed-forward block */
         norm_rows(m, c->xb, c->x, &l->ffn_norm, &l->ffn_norm_b, n);
-        ks_matmul(&l->ffn_gate, c->xb, n, c->hb, c->mm_scratch);
-        ks_matmul(&l->ffn_up, c->xb, n, c->hb2, c->mm_scratch);
+        {
+            const ks_tensor *w[] = {&l->ffn_gate, &l->ffn_up};
+            float *y[] = {c->hb, c->hb2};
+            ks_matmul_n(w, y, 2, c->xb, n, c->mm_scratch);
+        }
         ks_swiglu(c->hb, c->hb, c->hb2, n * hp->n_ff);
         ks_matmul(&l->ffn_down, c->hb, n, c->xb2, c->mm_scratch);
         for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];

@@ -29,9 +29,16 @@ with tempfile.TemporaryDirectory() as tmp:
             check(w in info, "%s: info lacks %r:\n%s" % (os.path.basename(path), w, info))
     lf, l8 = logits(f32), logits(q80)
     if lf is not None and l8 is not None:
-        agree = int((lf.argmax(1) == l8.argmax(1)).sum())
-        print("F32 vs Q8_0 top-1 agreement %d/16, max logit diff %.3f" % (agree, float(np.abs(lf - l8).max())))
-        check(agree >= 14, "Q8_0 top-1 agreement with F32 only %d/16" % agree)
+        # Q8_0 moves logits by ~0.25 on average here (mean |diff| 0.24 packed, 0.27 row kernels);
+        # top-1 must agree wherever F32's own margin is clear of that noise (> 0.5)
+        top = np.sort(lf, axis=1)
+        clear = (top[:, -1] - top[:, -2]) > 0.5
+        agree = int((lf.argmax(1) == l8.argmax(1))[clear].sum())
+        mean = float(np.abs(lf - l8).mean())
+        print("F32 vs Q8_0: top-1 agreement %d/%d clear positions, mean |logit diff| %.3f, max %.3f"
+              % (agree, int(clear.sum()), mean, float(np.abs(lf - l8).max())))
+        check(clear.sum() >= 10 and agree == int(clear.sum()), "Q8_0 top-1 differs from F32 at a clear position")
+        check(mean < 0.4, "Q8_0 mean |logit diff| %.3f vs F32" % mean)
     for bad, word in ((["quantize", model, os.path.join(tmp, "x.gguf"), "Q9_9"], "unknown type"),
                       (["quantize", model, model, "Q8_0"], "overwrite"),
                       (["quantize", os.path.join(tmp, "none.gguf"), os.path.join(tmp, "x.gguf"), "Q8_0"], "cannot open"),

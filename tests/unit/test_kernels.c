@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/kernels_impl.h"
 #include "kernels/packed.h"
 #include "ks_test.h"
 #include "tensor/dtype.h"
@@ -243,6 +244,10 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
     CHECK(order_bad == 0, "packed %s reference differs from the native-order sum in %d outputs", wt->name, order_bad);
     ks_packed_gemm_fn simd = ks_packed_gemm_avx512();
     if (simd) {
+        ks_block_q8s *xs = malloc(sizeof(ks_block_q8s) * nb * n_tok);
+        for (int64_t i = 0; i < n_tok; i++) ks_quantize_act_q8s_avx512(x + i * n_in, xs + i * nb, n_in);
+        CHECK(!memcmp(xs, xq, sizeof(ks_block_q8s) * nb * n_tok), "q8s quantizer avx512 != reference");
+        free(xs);
         /* split rows as two threads would */
         const int64_t mid = (n_out / KS_PACK_ROWS / 2) * KS_PACK_ROWS;
         simd(type, n_in, packed, 0, mid, xq, n_tok, y_simd, n_out);
@@ -255,6 +260,29 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
     ks_matmul(&t, x, n_tok, y_mm, scratch);
     CHECK(!memcmp(y_ref, y_mm, n_out * n_tok * 4), "ks_matmul packed %s != reference", wt->name);
     free(w), free(x), free(y_ref), free(y_simd), free(y_mm), free(wq), free(packed), free(xq), free(x8), free(scratch);
+}
+
+/* F16 GEMM in tinyBLAS order: the AVX-512 tile kernel equals the reference bit for bit */
+static void test_gemm_f16(int64_t n_in, int64_t n_out, int64_t n_tok) {
+    uint16_t *w = malloc(n_in * n_out * 2);
+    float *x = malloc(n_in * n_tok * 4), *y0 = malloc(n_out * n_tok * 4), *y1 = malloc(n_out * n_tok * 4);
+    for (int64_t i = 0; i < n_in * n_out; i++) w[i] = ks_fp32_to_fp16(frand());
+    for (int64_t i = 0; i < n_in * n_tok; i++) x[i] = ks_fp16_to_fp32(ks_fp32_to_fp16(frand()));
+    ks_gemm_f16_ref(n_in, w, n_in, 0, n_out, x, n_tok, y0, n_out);
+    ks_gemm_f16_fn g = ks_gemm_f16_avx512();
+    if (g) {
+        memset(y1, 0, n_out * n_tok * 4);
+        g(n_in, w, n_in, 0, n_out / 2, x, n_tok, y1, n_out);
+        g(n_in, w, n_in, n_out / 2, n_out, x, n_tok, y1, n_out);
+        CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "gemm f16 avx512 != reference (%lldx%lld, %lld tokens)",
+              (long long)n_out, (long long)n_in, (long long)n_tok);
+    }
+    /* through ks_matmul (rounds the activation itself) */
+    ks_tensor t = {.type = KS_DTYPE_F16, .ne = {n_in, n_out, 1, 1}, .row_bytes = (size_t)n_in * 2, .data = w};
+    void *scratch = malloc(ks_matmul_scratch_bytes(KS_DTYPE_F16, n_in, n_tok));
+    ks_matmul(&t, x, n_tok, y1, scratch);
+    if (g) CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "ks_matmul f16 != tinyBLAS-order reference");
+    free(w), free(x), free(y0), free(y1), free(scratch);
 }
 
 int main(void) {
@@ -274,6 +302,8 @@ int main(void) {
         test_packed(KS_DTYPE_Q4_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q8_0, pk[i][0], pk[i][1], pk[i][2]);
     }
+    const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}};
+    for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) test_gemm_f16(fk[i][0], fk[i][1], fk[i][2]);
     fprintf(stderr, "packed gemm: %s\n", ks_packed_gemm_avx512() ? "avx512-vnni" : "reference only");
     test_ops();
     test_exp();

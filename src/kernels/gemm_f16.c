@@ -1,0 +1,120 @@
+/* gemm_f16.c - F16-weight products in llama.cpp's order for F16 weights.
+ *
+ * llama.cpp multiplies F16 weights through llamafile's tinyBLAS (AVX-512: 16
+ * lanes): the activation is rounded to f16, input e goes to lane e % 16 with
+ * one fused multiply-add per 16 inputs, and the 16 lanes are summed as
+ * _mm512_reduce_add_ps does (ks_reduce16). That is ks_dot_f16_order_gemm, the
+ * reference; the kernel below does the same FMAs lane for lane (bit-identical,
+ * tests/unit/test_kernels.c) with a 4-row x 6-token register tile.
+ *
+ * Blocking as in packed_avx512.c: row groups that fit L2, token tiles whose
+ * activations stay in L1, weights read from DRAM once per call. For one token
+ * the tile is 8 rows, i.e. 8 concurrent weight streams per thread. */
+#include "base/cpu.h"
+#include "kernels/kernels_impl.h"
+#include "tensor/dtype.h"
+
+void ks_gemm_f16_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0, int64_t r1, const float *x,
+                     int64_t n_tok, float *y, int64_t ldy) {
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = r0; r < r1; r++)
+            y[t * ldy + r] = ks_dot_f16_order_gemm(x + t * n_in, w + (size_t)r * w_stride, 1, n_in);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define KS_AVX512 __attribute__((target("avx512f,f16c,fma")))
+#define KS_INLINE inline __attribute__((always_inline))
+
+KS_AVX512 static KS_INLINE float reduce16(__m512 a) {
+    const __m256 t3 = _mm256_add_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)),
+                                    _mm512_castps512_ps256(a));
+    const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
+}
+
+KS_AVX512 static KS_INLINE void tile(const int rm, const int rn, int64_t n_in, const uint16_t *w, size_t ws,
+                                     const float *x, float *y, int64_t ldy) {
+    __m512 acc[6][8];
+    for (int j = 0; j < rn; j++)
+        for (int i = 0; i < rm; i++) acc[j][i] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n_in; k += 16) {
+        __m512 a[8];
+        for (int i = 0; i < rm; i++) a[i] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + i * ws + k)));
+        for (int j = 0; j < rn; j++) {
+            const __m512 b = _mm512_loadu_ps(x + j * n_in + k);
+            for (int i = 0; i < rm; i++) acc[j][i] = _mm512_fmadd_ps(a[i], b, acc[j][i]);
+        }
+    }
+    for (int j = 0; j < rn; j++)
+        for (int i = 0; i < rm; i++) y[j * ldy + i] = reduce16(acc[j][i]);
+}
+
+/* rows [r0, r1) against tokens [0, n_tok) with rm-row tiles */
+#define KS_ROWS(RM, NAME)                                                                                         \
+    KS_AVX512 static void NAME(int64_t n_in, const uint16_t *w, size_t ws, int64_t r, const float *x,           \
+                               int64_t n_tok, float *y, int64_t ldy) {                                           \
+        int64_t t = 0;                                                                                           \
+        const uint16_t *wr = w + (size_t)r * ws;                                                                 \
+        for (; t + 6 <= n_tok; t += 6) tile(RM, 6, n_in, wr, ws, x + t * n_in, y + t * ldy + r, ldy);            \
+        if (t + 4 <= n_tok) tile(RM, 4, n_in, wr, ws, x + t * n_in, y + t * ldy + r, ldy), t += 4;               \
+        if (t + 2 <= n_tok) tile(RM, 2, n_in, wr, ws, x + t * n_in, y + t * ldy + r, ldy), t += 2;               \
+        if (t < n_tok) tile(RM, 1, n_in, wr, ws, x + t * n_in, y + t * ldy + r, ldy);                            \
+    }
+KS_ROWS(4, rows4)
+KS_ROWS(1, rows1)
+
+/* one token: 8 rows as 4 pairs from four quarters of the thread's range, so the
+ * weights arrive as four long sequential streams (what DRAM serves best: see
+ * bench/membw.c) rather than one */
+KS_AVX512 static void gemv8(int64_t n_in, const uint16_t *const *wr, const float *x, float *const *yr) {
+    __m512 acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n_in; k += 16) {
+        const __m512 b = _mm512_loadu_ps(x + k);
+        for (int i = 0; i < 8; i++)
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wr[i] + k))), b, acc[i]);
+    }
+    for (int i = 0; i < 8; i++) *yr[i] = reduce16(acc[i]);
+}
+
+static void gemm_f16_avx512(int64_t n_in, const uint16_t *w, size_t ws, int64_t r0, int64_t r1, const float *x,
+                            int64_t n_tok, float *y, int64_t ldy) {
+    if (n_tok == 1) {
+        enum { P = 2, S = 8 / P };               /* S streams of P adjacent rows */
+        const int64_t q = (r1 - r0) / 8 * P; /* rows per stream */
+        for (int64_t r = 0; r < q; r += P) {
+            const uint16_t *wr[8];
+            float *yr[8];
+            for (int i = 0; i < 8; i++) {
+                const int64_t row = r0 + (i / P) * q + r + (i % P);
+                wr[i] = w + (size_t)row * ws, yr[i] = y + row;
+            }
+            gemv8(n_in, wr, x, yr);
+        }
+        for (int64_t r = r0 + S * q; r < r1; r++) rows1(n_in, w, ws, r, x, 1, y, ldy);
+        return;
+    }
+    int64_t group = (int64_t)((256 * 1024) / ((size_t)n_in * 2 * 4)) * 4; /* rows whose weights fit in 256 KiB */
+    if (group < 4) group = 4;
+    for (int64_t g = r0; g < r1; g += group) {
+        const int64_t g1 = g + group < r1 ? g + group : r1;
+        for (int64_t t = 0; t < n_tok; t += 6) {
+            const int64_t nt = n_tok - t < 6 ? n_tok - t : 6;
+            int64_t r = g;
+            for (; r + 4 <= g1; r += 4) rows4(n_in, w, ws, r, x + t * n_in, nt, y + t * ldy, ldy);
+            for (; r < g1; r++) rows1(n_in, w, ws, r, x + t * n_in, nt, y + t * ldy, ldy);
+        }
+    }
+}
+
+ks_gemm_f16_fn ks_gemm_f16_avx512(void) {
+    static int ok = -1;
+    if (ok < 0) ok = ks_cpu_has(KS_CPU_AVX512F) && ks_cpu_has(KS_CPU_F16C) && ks_cpu_has(KS_CPU_FMA);
+    return ok ? gemm_f16_avx512 : NULL;
+}
+#else
+ks_gemm_f16_fn ks_gemm_f16_avx512(void) { return NULL; }
+#endif
