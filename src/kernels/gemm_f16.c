@@ -7,9 +7,16 @@
  * reference; the kernel below does the same FMAs lane for lane (bit-identical,
  * tests/unit/test_kernels.c) with a 4-row x 6-token register tile.
  *
+ * For one token llama.cpp skips tinyBLAS (it needs n >= 2) and calls
+ * ggml_vec_dot_f16: four 16-lane accumulators over 64-input steps, combined
+ * a0 += a2, a1 += a3, a0 += a1, reduce16, leftovers added in double
+ * (ks_dot_f16_order_vec); the one-token kernel follows that order.
+ *
  * Blocking as in packed_avx512.c: row groups that fit L2, token tiles whose
  * activations stay in L1, weights read from DRAM once per call. For one token
- * the tile is 8 rows, i.e. 8 concurrent weight streams per thread. */
+ * six rows from six parts of the thread's range are read together, so the
+ * weights arrive as six long sequential streams (bench/membw.c: one stream per
+ * thread reads ~37 GB/s, four or more ~60). */
 #include "base/cpu.h"
 #include "kernels/kernels_impl.h"
 #include "tensor/dtype.h"
@@ -18,7 +25,8 @@ void ks_gemm_f16_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r
                      int64_t n_tok, float *y, int64_t ldy) {
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t r = r0; r < r1; r++)
-            y[t * ldy + r] = ks_dot_f16_order_gemm(x + t * n_in, w + (size_t)r * w_stride, 1, n_in);
+            y[t * ldy + r] = n_tok == 1 ? ks_dot_f16_order_vec(x, w + (size_t)r * w_stride, 1, n_in, false)
+                                        : ks_dot_f16_order_gemm(x + t * n_in, w + (size_t)r * w_stride, 1, n_in);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -66,35 +74,43 @@ KS_AVX512 static KS_INLINE void tile(const int rm, const int rn, int64_t n_in, c
 KS_ROWS(4, rows4)
 KS_ROWS(1, rows1)
 
-/* one token: 8 rows as 4 pairs from four quarters of the thread's range, so the
- * weights arrive as four long sequential streams (what DRAM serves best: see
- * bench/membw.c) rather than one */
-KS_AVX512 static void gemv8(int64_t n_in, const uint16_t *const *wr, const float *x, float *const *yr) {
-    __m512 acc[8];
-    for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < n_in; k += 16) {
-        const __m512 b = _mm512_loadu_ps(x + k);
-        for (int i = 0; i < 8; i++)
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wr[i] + k))), b, acc[i]);
+/* one token, rm rows, ggml_vec_dot_f16's order; n_in % 64 == 0 */
+KS_AVX512 static KS_INLINE void gemv_vec(const int rm, int64_t n_in, const uint16_t *const *wr, const float *x,
+                                         float *const *yr) {
+    __m512 acc[6][4];
+    for (int i = 0; i < rm; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n_in; k += 64)
+        for (int j = 0; j < 4; j++) {
+            const __m512 b = _mm512_loadu_ps(x + k + 16 * j);
+            for (int i = 0; i < rm; i++)
+                acc[i][j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(wr[i] + k + 16 * j))),
+                                            b, acc[i][j]);
+        }
+    for (int i = 0; i < rm; i++) {
+        const __m512 a0 = _mm512_add_ps(_mm512_add_ps(acc[i][0], acc[i][2]), _mm512_add_ps(acc[i][1], acc[i][3]));
+        *yr[i] = reduce16(a0);
     }
-    for (int i = 0; i < 8; i++) *yr[i] = reduce16(acc[i]);
+}
+KS_AVX512 static void gemv6(int64_t n_in, const uint16_t *const *wr, const float *x, float *const *yr) {
+    gemv_vec(6, n_in, wr, x, yr);
 }
 
 static void gemm_f16_avx512(int64_t n_in, const uint16_t *w, size_t ws, int64_t r0, int64_t r1, const float *x,
                             int64_t n_tok, float *y, int64_t ldy) {
     if (n_tok == 1) {
-        enum { P = 2, S = 8 / P };               /* S streams of P adjacent rows */
-        const int64_t q = (r1 - r0) / 8 * P; /* rows per stream */
+        enum { S = 6, P = 1 }; /* S streams of P adjacent rows: 6 x 1 measured best (vs 1x6, 2x3, 3x2) */
+        const int64_t q = n_in % 64 ? 0 : (r1 - r0) / 6 * P;
         for (int64_t r = 0; r < q; r += P) {
-            const uint16_t *wr[8];
-            float *yr[8];
-            for (int i = 0; i < 8; i++) {
-                const int64_t row = r0 + (i / P) * q + r + (i % P);
+            const uint16_t *wr[6];
+            float *yr[6];
+            for (int i = 0; i < 6; i++) {
+                const int64_t row = r0 + (i / P) * q + r + i % P;
                 wr[i] = w + (size_t)row * ws, yr[i] = y + row;
             }
-            gemv8(n_in, wr, x, yr);
+            gemv6(n_in, wr, x, yr);
         }
-        for (int64_t r = r0 + S * q; r < r1; r++) rows1(n_in, w, ws, r, x, 1, y, ldy);
+        for (int64_t r = r0 + S * q; r < r1; r++) y[r] = ks_dot_f16_order_vec(x, w + (size_t)r * ws, 1, n_in, false);
         return;
     }
     int64_t group = (int64_t)((256 * 1024) / ((size_t)n_in * 2 * 4)) * 4; /* rows whose weights fit in 256 KiB */
