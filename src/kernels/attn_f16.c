@@ -9,6 +9,7 @@
  * q.k runs over head dims (contiguous); p.v runs over positions and is computed
  * for all head dims at once (one set of lane accumulators per head dim).
  */
+#include <math.h>
 #include <string.h>
 
 #include "base/cpu.h"
@@ -27,7 +28,24 @@ static void pv_ref(float *o, const float *p, const uint16_t *v, int64_t stride, 
         o[d] = vec ? ks_dot_f16_order_vec(p, v + d, stride, n_kv, true) : ks_dot_f16_order_gemm(p, v + d, stride, n_kv);
 }
 
-static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref};
+/* batched-order q.k against n_kv rows of widened keys, and p.v over widened values */
+static void qk_rows_ref(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd) {
+    for (int64_t j = 0; j < n_kv; j++) {
+        float lane[16] = {0};
+        for (int64_t e = 0; e < hd; e++) lane[e & 15] = fmaf(q[e], kf[j * ld + e], lane[e & 15]);
+        s[j] = ks_reduce16(lane);
+    }
+}
+
+static void pv_rows_ref(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd) {
+    for (int64_t d = 0; d < hd; d++) {
+        float lane[16] = {0};
+        for (int64_t j = 0; j < n_kv; j++) lane[j & 15] = fmaf(p[j], vf[j * ld + d], lane[j & 15]);
+        o[d] = ks_reduce16(lane);
+    }
+}
+
+static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_rows_ref, pv_rows_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -99,6 +117,85 @@ KS_AVX512 static void pv_avx512(float *o, const float *p, const uint16_t *v, int
     lanes_reduce_512(o, acc, hd);
 }
 
+/* 16 keys at once: A[k] holds key k's 16 lane sums; the shuffle network below
+ * adds, for every key, exactly the pairs ks_reduce16 adds (lanes i and i+8,
+ * then i and i+4, then (0+2) and (1+3), then those two), four keys per 128-bit
+ * chunk, and a final permutation puts key k in lane k. */
+KS_AVX512 static inline __m512 reduce16x16(const __m512 *A, __m512i perm) {
+    __m512 X[8], Z[4], W[2];
+    for (int i = 0; i < 8; i++)
+        X[i] = _mm512_add_ps(_mm512_shuffle_f32x4(A[2 * i], A[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(A[2 * i], A[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int i = 0; i < 4; i++)
+        Z[i] = _mm512_add_ps(_mm512_shuffle_f32x4(X[2 * i], X[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(X[2 * i], X[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int i = 0; i < 2; i++)
+        W[i] = _mm512_add_ps(_mm512_shuffle_ps(Z[2 * i], Z[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(Z[2 * i], Z[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 R = _mm512_add_ps(_mm512_shuffle_ps(W[0], W[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(W[0], W[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm512_permutexvar_ps(perm, R);
+}
+
+/* lane i of the network's output holds key src[i]: found once by running it on keys tagged k + 1 */
+KS_AVX512 static __m512i reduce16x16_perm(void) {
+    __m512 A[16];
+    for (int k = 0; k < 16; k++) A[k] = _mm512_set1_ps((float)(k + 1));
+    float out[16];
+    _mm512_storeu_ps(out, reduce16x16(A, _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)));
+    int idx[16];
+    for (int i = 0; i < 16; i++) idx[(int)(out[i] / 16.0f) - 1] = i;
+    return _mm512_loadu_si512(idx);
+}
+
+KS_AVX512 static void qk_rows_avx512(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd) {
+    if (hd % 16 || hd > 256) {
+        qk_rows_ref(s, q, kf, ld, n_kv, hd);
+        return;
+    }
+    static _Thread_local int have;
+    static _Thread_local __m512i perm;
+    if (!have) perm = reduce16x16_perm(), have = 1;
+    __m512 qv[16];
+    for (int64_t d = 0; d < hd; d += 16) qv[d / 16] = _mm512_loadu_ps(q + d);
+    int64_t j = 0;
+    for (; j + 16 <= n_kv; j += 16) {
+        __m512 A[16];
+        for (int k = 0; k < 16; k++) {
+            const float *kr = kf + (j + k) * ld;
+            __m512 a = _mm512_fmadd_ps(qv[0], _mm512_loadu_ps(kr), _mm512_setzero_ps());
+            for (int64_t d = 16; d < hd; d += 16) a = _mm512_fmadd_ps(qv[d / 16], _mm512_loadu_ps(kr + d), a);
+            A[k] = a;
+        }
+        _mm512_storeu_ps(s + j, reduce16x16(A, perm));
+    }
+    if (j < n_kv) qk_rows_ref(s + j, q, kf + j * ld, ld, n_kv - j, hd);
+}
+
+/* o[d] for 16 head dims at a time: sixteen register accumulators, position j -> accumulator j % 16 */
+KS_AVX512 static void pv_rows_avx512(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        pv_rows_ref(o, p, vf, ld, n_kv, hd);
+        return;
+    }
+    for (int64_t d = 0; d < hd; d += 16) {
+        __m512 acc[16];
+        for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
+        int64_t j = 0;
+        for (; j + 16 <= n_kv; j += 16)
+            for (int u = 0; u < 16; u++)
+                acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(p[j + u]), _mm512_loadu_ps(vf + (j + u) * ld + d), acc[u]);
+        const int rem = (int)(n_kv - j);
+#pragma GCC unroll 16
+        for (int u = 0; u < 16; u++)
+            if (u < rem) acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(p[j + u]), _mm512_loadu_ps(vf + (j + u) * ld + d), acc[u]);
+        __m512 t3[8], t6[4];
+        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(acc[i + 8], acc[i]);
+        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[i + 4], t3[i]);
+        _mm512_storeu_ps(o + d, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+    }
+}
+
 /* ---------------- AVX2: 16 lanes = two 256-bit registers ---------------- */
 KS_AVX2 static inline float r16_256(__m256 lo, __m256 hi) {
     const __m256 t3 = _mm256_add_ps(hi, lo);
@@ -163,8 +260,8 @@ KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t
     }
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2};
+static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

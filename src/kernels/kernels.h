@@ -85,6 +85,11 @@ typedef struct ks_attn_kernels {
     const char *name;
     float (*qk)(const float *q, const uint16_t *k, int64_t hd, bool vec);
     void (*pv)(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec);
+    /* batched order over keys/values already widened to float (kf, vf: n_kv rows of
+     * hd values, ld floats apart): s[j] = q.k_j for j < n_kv; o[d] = sum_j p[j] vf[j][d].
+     * NULL when this ISA has none. */
+    void (*qk_rows)(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd);
+    void (*pv_rows)(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd);
 } ks_attn_kernels;
 const ks_attn_kernels *ks_attn_kernels_best(void);
 const ks_attn_kernels *ks_attn_kernels_ref(void);

@@ -33,6 +33,8 @@ struct ks_context {
     float *hb, *hb2;    /* [n_batch][n_ff] */
     float *scores;      /* [n_threads][n_ctx] */
     float *qh;          /* [n_threads][head_dim] query rounded to the cache type */
+    float *kvf;         /* [2][n_ctx][kv_dim] the layer's K and V rows widened to float (batched
+                           attention on an f16 cache; NULL when unused) */
     float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
     float *inv_freq;    /* [n_rot/2] */
     float *logits;      /* [n_logits][n_vocab] */
@@ -56,6 +58,7 @@ void ks_context_free(ks_context *c) {
     free(c->k_cache), free(c->v_cache), free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k);
     free(c->v), free(c->att), free(c->hb), free(c->hb2), free(c->scores), free(c->qh), free(c->rope_cos);
     free(c->rope_sin), free(c->inv_freq), free(c->logits), free(c->mm_scratch);
+    free(c->kvf);
     free(c);
 }
 
@@ -95,6 +98,7 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     double kv_bytes = 2.0 * (double)hp->n_layer * (double)n_ctx * (double)kv_dim * (double)elt;
     double scratch = (double)n_batch * (double)(4 * E + 2 * q_dim + 2 * kv_dim + 2 * hp->n_ff) * 4.0 +
                      (p->logits_all ? (double)n_batch : 1.0) * (double)hp->n_vocab * 4.0;
+    if (kv_type == KS_DTYPE_F16) scratch += 2.0 * (double)n_ctx * (double)kv_dim * 4.0;
     const double avail = (double)ks_mem_available();
     if (kv_bytes + scratch > 64.0 * (1ull << 30) || (avail > 0 && kv_bytes + scratch > avail))
         return ks_err_set(err, KS_ERR_LIMIT,
@@ -125,6 +129,10 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     c->inv_freq = malloc((hp->n_rot / 2 + 1) * 4);
     c->logits = malloc((size_t)c->n_logits_cap * hp->n_vocab * 4);
     c->mm_scratch = malloc(max_scratch(m, n_batch) + 64);
+    if (kv_type == KS_DTYPE_F16 && c->attn->qk_rows && n_batch > 1) {
+        /* optional: without it attention() takes the per-query path */
+        c->kvf = malloc(2 * (size_t)n_ctx * (size_t)kv_dim * 4);
+    }
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb ||
         !c->hb2 || !c->scores || !c->qh || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->logits || !c->mm_scratch) {
         ks_context_free(c);
@@ -183,8 +191,62 @@ static void kv_store(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
     }
 }
 
+/* Batched attention on an f16 cache (n > 1): the same arithmetic as below in
+ * llama.cpp's multi-token order, organised for speed: the layer's K and V rows
+ * are widened to float once, then tasks of (16 queries, kv head) run the query
+ * heads that share the kv head against them. */
+static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
+    const ks_hparams *hp = &c->m->hp;
+    const int64_t hd = hp->head_dim, n_head = hp->n_head, n_kvh = hp->n_head_kv, kv_dim = n_kvh * hd;
+    const int64_t q_dim = n_head * hd, group = n_head / n_kvh, QB = 16, n_qb = (n + QB - 1) / QB;
+    const size_t layer_bytes = (size_t)c->n_ctx * kv_dim * c->kv_elt;
+    const uint16_t *kc = (const uint16_t *)(c->k_cache + il * layer_bytes);
+    const uint16_t *vc = (const uint16_t *)(c->v_cache + il * layer_bytes);
+    const float scale = 1.0f / sqrtf((float)hd);
+    const ks_attn_kernels *ak = c->attn;
+    const ks_dtype_traits *f16 = ks_dtype_get(KS_DTYPE_F16);
+    float *kf = c->kvf, *vf = c->kvf + (size_t)c->n_ctx * kv_dim;
+    const int64_t n_rows = pos0 + n;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < n_rows; j++) {
+            f16->to_float(kc + j * kv_dim, kf + j * kv_dim, kv_dim);
+            f16->to_float(vc + j * kv_dim, vf + j * kv_dim, kv_dim);
+        }
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        float *sc = c->scores + (size_t)tid * c->n_ctx;
+        float *qh = c->qh + (size_t)tid * hd;
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int64_t bi = 0; bi < n_qb; bi++) {
+            for (int64_t hk = 0; hk < n_kvh; hk++) {
+                const int64_t t0 = (n_qb - 1 - bi) * QB, t1 = t0 + QB < n ? t0 + QB : n; /* longest first */
+                for (int64_t t = t0; t < t1; t++) {
+                    const int64_t n_kv = pos0 + t + 1;
+                    for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
+                        ks_fp16_round_row(c->q + t * q_dim + h * hd, qh, hd);
+                        ak->qk_rows(sc, qh, kf + hk * hd, kv_dim, n_kv, hd);
+                        for (int64_t j = 0; j < n_kv; j++) sc[j] *= scale;
+                        ks_softmax(sc, n_kv);
+                        ks_fp16_round_row(sc, sc, n_kv);
+                        ak->pv_rows(c->att + t * q_dim + h * hd, sc, vf + hk * hd, kv_dim, n_kv, hd);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* Causal attention of the batch's queries over cache positions [0, pos0 + t]. */
 static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
+    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_rows && c->attn->pv_rows) {
+        attention_rows(c, il, n, pos0);
+        return;
+    }
     const ks_hparams *hp = &c->m->hp;
     const int64_t hd = hp->head_dim, n_head = hp->n_head, kv_dim = hp->n_head_kv * hd, q_dim = n_head * hd;
     const int64_t group = n_head / hp->n_head_kv;

@@ -81,6 +81,11 @@ __attribute__((target("avx,f16c"))) static int64_t f16c_round(const float *x, fl
         _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
     return i;
 }
+__attribute__((target("avx,f16c"))) static int64_t f16c_widen(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    return i;
+}
 static bool have_f16c(void) {
     static int state;
     if (!state) {
@@ -92,6 +97,7 @@ static bool have_f16c(void) {
 static bool have_f16c(void) { return false; }
 static int64_t f16c_to_fp16(const float *x, uint16_t *y, int64_t n) { return 0; }
 static int64_t f16c_round(const float *x, float *y, int64_t n) { return 0; }
+static int64_t f16c_widen(const uint16_t *x, float *y, int64_t n) { return 0; }
 #endif
 
 void ks_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n) {
@@ -108,7 +114,7 @@ static void f32_from_float(const float *src, void *dst, int64_t n) { memcpy(dst,
 
 static void f16_to_float(const void *src, float *dst, int64_t n) {
     const uint16_t *s = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = ks_fp16_to_fp32(s[i]);
+    for (int64_t i = have_f16c() ? f16c_widen(s, dst, n) : 0; i < n; i++) dst[i] = ks_fp16_to_fp32(s[i]);
 }
 static void f16_from_float(const float *src, void *dst, int64_t n) {
     uint16_t *d = dst;
