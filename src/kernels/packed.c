@@ -12,6 +12,7 @@ size_t ks_packed_record_bytes(uint32_t type) {
     switch (type) {
     case KS_DTYPE_Q4_0: return 2 * KS_PACK_ROWS + 16 * KS_PACK_ROWS; /* 288 = 16 x 18 */
     case KS_DTYPE_Q8_0: return 2 * KS_PACK_ROWS + 32 * KS_PACK_ROWS; /* 544 = 16 x 34 */
+    case KS_DTYPE_Q4_1: return 4 * KS_PACK_ROWS + 16 * KS_PACK_ROWS; /* 320 = 16 x 20 */
     default: return 0;
     }
 }
@@ -30,6 +31,8 @@ void ks_quantize_act_q8s(const float *x, void *dst, int64_t n) {
         }
         b[i].d = ks_fp16_to_fp32(ks_fp32_to_fp16(d));
         b[i].s = s;
+        b[i].sd = ks_fp16_to_fp32(ks_fp32_to_fp16(d * (float)s));
+        b[i].pad = 0;
     }
 }
 
@@ -52,16 +55,20 @@ void ks_matmul_pack(const ks_tensor *w, void *dst) {
     }
     const int64_t nb = w->ne[0] / 32, np = w->ne[1] / KS_PACK_ROWS;
     const size_t rec = ks_packed_record_bytes(w->type);
-    const bool q4 = w->type == KS_DTYPE_Q4_0;
+    const bool q4 = w->type == KS_DTYPE_Q4_0, q41 = w->type == KS_DTYPE_Q4_1;
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < np; p++) {
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *o = (uint8_t *)dst + ((size_t)p * (size_t)nb + (size_t)b) * rec;
             uint16_t *d = (uint16_t *)o;
-            uint8_t *q = o + 2 * KS_PACK_ROWS;
+            uint8_t *q = o + (q41 ? 4 : 2) * KS_PACK_ROWS;
             for (int i = 0; i < KS_PACK_ROWS; i++) {
                 const uint8_t *row = (const uint8_t *)w->data + (size_t)(p * KS_PACK_ROWS + i) * w->row_bytes;
-                if (q4) {
+                if (q41) {
+                    const ks_block_q4_1 *blk = (const ks_block_q4_1 *)row + b;
+                    d[i] = blk->d, d[KS_PACK_ROWS + i] = blk->m;
+                    for (int v = 0; v < 4; v++) memcpy(q + (v * KS_PACK_ROWS + i) * 4, blk->qs + 4 * v, 4);
+                } else if (q4) {
                     const ks_block_q4_0 *blk = (const ks_block_q4_0 *)row + b;
                     d[i] = blk->d;
                     for (int v = 0; v < 4; v++) memcpy(q + (v * KS_PACK_ROWS + i) * 4, blk->qs + 4 * v, 4);
@@ -77,8 +84,43 @@ void ks_matmul_pack(const ks_tensor *w, void *dst) {
     }
 }
 
+static void gemm_q4_1_ref(int64_t n_in, const void *packed, int64_t r0, int64_t r1, const ks_block_q8s *x,
+                          int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = n_in / 32;
+    const size_t rec = ks_packed_record_bytes(KS_DTYPE_Q4_1);
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t p = r / KS_PACK_ROWS;
+        const int i = (int)(r % KS_PACK_ROWS);
+        for (int64_t t = 0; t < n_tok; t++) {
+            const ks_block_q8s *xb = x + t * nb;
+            float acc[8] = {0}, summs = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *o = (const uint8_t *)packed + ((size_t)p * (size_t)nb + (size_t)b) * rec;
+                const uint16_t *d = (const uint16_t *)o;
+                const uint8_t *q = o + 4 * KS_PACK_ROWS;
+                const float mw = ks_fp16_to_fp32(d[KS_PACK_ROWS + i]) * xb[b].sd;
+                summs = summs + mw;
+                const float dd = ks_fp16_to_fp32(d[i]) * xb[b].d;
+                for (int l = 0; l < 8; l++) {
+                    int32_t isum = 0;
+                    for (int e = 4 * l; e < 4 * l + 4; e++) {
+                        const uint8_t byte = q[(((e % 16) / 4) * KS_PACK_ROWS + i) * 4 + e % 4];
+                        isum += (e < 16 ? (byte & 0x0f) : (byte >> 4)) * xb[b].qs[e];
+                    }
+                    acc[l] = fmaf(dd, (float)isum, acc[l]);
+                }
+            }
+            y[t * ldy + r] = (((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]))) + summs;
+        }
+    }
+}
+
 void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
                         const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy) {
+    if (type == KS_DTYPE_Q4_1) {
+        gemm_q4_1_ref(n_in, packed, r0, r1, x, n_tok, y, ldy);
+        return;
+    }
     const int64_t nb = n_in / 32;
     const size_t rec = ks_packed_record_bytes(type);
     const bool q4 = type == KS_DTYPE_Q4_0;

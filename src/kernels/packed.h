@@ -8,18 +8,24 @@
  *   Q4_0: uint8_t q[4][16][4]   q[v][i] = row i's native qs[4v .. 4v+3]: low
  *                               nibbles are inputs 4v.., high nibbles 16+4v..
  *   Q8_0: uint8_t q[8][16][4]   q[s][i] = row i's qs[4s .. 4s+3] + 128
+ *   Q4_1: uint16_t m[16] (the rows' fp16 minimums), then q as for Q4_0
  *
  * so one 64-byte load holds four bytes for each of 16 rows and one VNNI
  * instruction (vpdpbusd, unsigned x signed) multiplies them by four activation
  * bytes broadcast to all rows. Weights are made unsigned (Q4_0: nibble 0..15,
  * Q8_0: q + 128); the offset is removed with the activation block's sum.
  *
- * Numerics (the packed path's reference, ks_packed_gemm_ref): per output,
+ * Numerics (the packed path's reference, ks_packed_gemm_ref), Q4_0 and Q8_0: per output,
  *   acc = 0; for each block b: acc = fmaf((float)isum_b, d_w[b] * d_x[b], acc)
  * with isum_b the exact integer dot product of the block. This is the order of
  * llama.cpp's repacked Q4_0 kernels (ggml_gemm_q4_0_8x8_q8_0 on x86), so Q4_0
- * results equal llama.cpp's default (repack on) run. Every SIMD variant is
- * bit-identical to the reference (tests/unit/test_kernels.c). */
+ * results equal llama.cpp's default (repack on) run.
+ * Q4_1 keeps llama.cpp's own (unrepacked) order, ggml_vec_dot_q4_1_q8_1 on AVX2:
+ * eight lanes, lane l = inputs 4l..4l+3 of each block,
+ *   acc[l] = fmaf(d_w * d_x, (float)isum_l, acc[l]); summs = summs + m_w * s_x (not fused)
+ *   out = ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) + summs
+ * so SmolLM2's Q4_1 logits stay bit-identical to llama.cpp's.
+ * Every SIMD variant is bit-identical to the reference (tests/unit/test_kernels.c). */
 #ifndef KS_KERNELS_PACKED_H
 #define KS_KERNELS_PACKED_H
 #include "kernels/kernels.h"
@@ -30,10 +36,12 @@
  * the fp16-rounded scale widened to float and the sum of the 32 values. */
 typedef struct ks_block_q8s {
     float d;
-    int32_t s;
+    int32_t s;   /* sum of qs */
+    float sd;    /* fp16-rounded d * s, as block_q8_1.s (Q4_1) */
+    int32_t pad;
     int8_t qs[32];
 } ks_block_q8s;
-_Static_assert(sizeof(ks_block_q8s) == 40, "q8s block");
+_Static_assert(sizeof(ks_block_q8s) == 48, "q8s block");
 
 /* bytes of one panel-block record for a packable weight type (0 if not packable) */
 size_t ks_packed_record_bytes(uint32_t type);

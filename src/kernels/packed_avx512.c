@@ -51,6 +51,51 @@ KS_AVX512 static KS_INLINE void tile(const bool q4, const int nc, int64_t nb, co
     for (int c = 0; c < nc; c++) _mm512_storeu_ps(y + (size_t)c * (size_t)ldy, acc[c]);
 }
 
+/* Q4_1 in llama.cpp's eight-lane order (packed.h): per token eight float
+ * accumulators, one per lane l = inputs 4l..4l+3, each the fma of one vpdpbusd */
+KS_AVX512 static KS_INLINE void tile_q4_1(const int nc, int64_t nb, const uint8_t *panel, size_t rec,
+                                          const ks_block_q8s *x, float *y, int64_t ldy) {
+    __m512 acc[2][8], summs[2];
+    for (int c = 0; c < nc; c++) {
+        summs[c] = _mm512_setzero_ps();
+        for (int l = 0; l < 8; l++) acc[c][l] = _mm512_setzero_ps();
+    }
+    const __m512i lo = _mm512_set1_epi8(0x0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = panel + (size_t)b * rec;
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+        const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
+        __m512i u[8];
+        for (int v = 0; v < 4; v++) {
+            const __m512i V = _mm512_loadu_si512(o + 64 + 64 * v);
+            u[v] = _mm512_and_si512(V, lo);
+            u[v + 4] = _mm512_and_si512(_mm512_srli_epi16(V, 4), lo);
+        }
+        for (int c = 0; c < nc; c++) {
+            const ks_block_q8s *xb = x + (size_t)c * (size_t)nb + b;
+            const int32_t *a32 = (const int32_t *)xb->qs;
+            summs[c] = _mm512_add_ps(summs[c], _mm512_mul_ps(mw, _mm512_set1_ps(xb->sd)));
+            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(xb->d));
+            for (int l = 0; l < 8; l++) {
+                const __m512i ia = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[l], _mm512_set1_epi32(a32[l]));
+                acc[c][l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(ia), acc[c][l]);
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        const __m512 h = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][4]), _mm512_add_ps(acc[c][2], acc[c][6])),
+                                       _mm512_add_ps(_mm512_add_ps(acc[c][1], acc[c][5]), _mm512_add_ps(acc[c][3], acc[c][7])));
+        _mm512_storeu_ps(y + (size_t)c * (size_t)ldy, _mm512_add_ps(h, summs[c]));
+    }
+}
+
+KS_AVX512 static void tiles_q4_1(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t n_tok,
+                                 float *y, int64_t ldy) {
+    int64_t t = 0;
+    for (; t + 2 <= n_tok; t += 2) tile_q4_1(2, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+    if (t < n_tok) tile_q4_1(1, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+}
+
 #define KS_TILES(Q4, NAME)                                                                                        \
     KS_AVX512 static void NAME(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t n_tok, \
                                float *y, int64_t ldy) {                                                           \
@@ -64,19 +109,20 @@ KS_TILES(true, tiles_q4_0)
 KS_TILES(false, tiles_q8_0)
 
 /* one token-tile range [t0, t1) over one panel */
-static void panel_tokens(bool q4, int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t t0,
+static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t t0,
                          int64_t t1, float *y, int64_t ldy) {
-    if (q4)
+    if (type == KS_DTYPE_Q4_0)
         tiles_q4_0(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
-    else
+    else if (type == KS_DTYPE_Q8_0)
         tiles_q8_0(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
+    else
+        tiles_q4_1(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
 }
 
 static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
                         const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy) {
     const int64_t nb = n_in / 32;
     const size_t rec = ks_packed_record_bytes(type);
-    const bool q4 = type == KS_DTYPE_Q4_0;
     const size_t panel_bytes = (size_t)nb * rec;
     int64_t group = (int64_t)((256 * 1024) / panel_bytes);
     if (group < 1) group = 1;
@@ -87,7 +133,7 @@ static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t
         for (int64_t t = 0; t < n_tok; t += tt) {
             const int64_t t1 = t + tt < n_tok ? t + tt : n_tok;
             for (int64_t p = g; p < g1; p++)
-                panel_tokens(q4, nb, (const uint8_t *)packed + (size_t)p * panel_bytes, rec, x, t, t1,
+                panel_tokens(type, nb, (const uint8_t *)packed + (size_t)p * panel_bytes, rec, x, t, t1,
                              y + p * KS_PACK_ROWS, ldy);
         }
     }
@@ -108,8 +154,11 @@ KS_AVX512 void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n) 
         const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, mul));
         _mm_storeu_si128((__m128i *)b[i].qs, _mm512_cvtsepi32_epi8(i0));
         _mm_storeu_si128((__m128i *)(b[i].qs + 16), _mm512_cvtsepi32_epi8(i1));
-        b[i].s = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        b[i].s = sum;
         b[i].d = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        b[i].sd = _cvtsh_ss(_cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT));
+        b[i].pad = 0;
     }
 }
 

@@ -200,7 +200,14 @@ static void test_attn(const char *isa) {
     CHECK(bad == 0, "attn %s: %d of %d results differ from the scalar reference", isa, bad, checked);
 }
 
-/* packed GEMM (Q4_0 / Q8_0): the reference on the packed layout equals the
+/* amax / 127 of 32 values: the unrounded Q8_1 scale */
+static float amax_d(const float *v) {
+    float a = 0;
+    for (int j = 0; j < 32; j++) a = fmaxf(a, fabsf(v[j]));
+    return a / 127.f;
+}
+
+/* packed GEMM (Q4_0 / Q8_0 / Q4_1): the reference on the packed layout equals the
  * documented order computed from the native blocks; the SIMD kernel equals the
  * reference bit for bit; ks_matmul through the packed path stays within the
  * quantization error of the float product. */
@@ -229,12 +236,27 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
             for (int j = 0; j < 32; j++) s += x8[b].qs[j];
             act_bad += memcmp(x8[b].qs, xq[i * nb + b].qs, 32) || ks_fp16_to_fp32(x8[b].d) != xq[i * nb + b].d ||
                        s != xq[i * nb + b].s;
+            act_bad += xq[i * nb + b].sd != ks_fp16_to_fp32(ks_fp32_to_fp16(amax_d(x + i * n_in + b * 32) * (float)s));
         }
     }
     CHECK(act_bad == 0, "q8s activation blocks differ from Q8_0 in %d blocks", act_bad);
     ks_packed_gemm_ref(type, n_in, packed, 0, n_out, xq, n_tok, y_ref, n_out);
-    /* the documented order from the native layout */
+    /* the documented order from the native layout (Q4_1: llama.cpp's row kernel itself) */
     int order_bad = 0;
+    if (type == KS_DTYPE_Q4_1) {
+        const ks_matmul_traits *best = ks_matmul_get(KS_DTYPE_Q4_1);
+        void *x81 = malloc(36 * nb);
+        for (int64_t i = 0; i < n_tok; i++) {
+            best->from_float(x + i * n_in, x81, n_in);
+            for (int64_t r = 0; r < n_out; r++) {
+                float v;
+                best->vec_dot(n_in, &v, (char *)wq + r * rb, x81);
+                order_bad += memcmp(&v, &y_ref[i * n_out + r], 4) != 0;
+            }
+        }
+        free(x81);
+        if (strcmp(ks_kernels_isa(), "avx2+fma")) order_bad = 0; /* the scalar row kernel sums differently */
+    } else
     for (int64_t i = 0; i < n_tok; i++)
         for (int64_t r = 0; r < n_out; r++) {
             float acc = 0;
@@ -316,6 +338,7 @@ int main(void) {
     for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++) {
         test_packed(KS_DTYPE_Q4_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q8_0, pk[i][0], pk[i][1], pk[i][2]);
+        test_packed(KS_DTYPE_Q4_1, pk[i][0], pk[i][1], pk[i][2]);
     }
     const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}};
     for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) test_gemm_f16(fk[i][0], fk[i][1], fk[i][2]);
