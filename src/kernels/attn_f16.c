@@ -45,7 +45,16 @@ static void pv_rows_ref(float *o, const float *p, const float *vf, int64_t ld, i
     }
 }
 
-static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_rows_ref, pv_rows_ref};
+/* the same q.k with the keys transposed: kt[d * ld + j] */
+static void qk_cols_ref(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd) {
+    for (int64_t j = 0; j < n_kv; j++) {
+        float lane[16] = {0};
+        for (int64_t e = 0; e < hd; e++) lane[e & 15] = fmaf(q[e], kt[e * ld + j], lane[e & 15]);
+        s[j] = ks_reduce16(lane);
+    }
+}
+
+static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_rows_ref, pv_rows_ref, qk_cols_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -172,6 +181,30 @@ KS_AVX512 static void qk_rows_avx512(float *s, const float *q, const float *kf, 
     if (j < n_kv) qk_rows_ref(s + j, q, kf + j * ld, ld, n_kv - j, hd);
 }
 
+/* Keys in lanes (kt[d * ld + j]): lane-chain l of ks_reduce16's input for 16
+ * keys at once is L[l] = fma over d = l, l + 16, ... ; the reduction tree then
+ * becomes fifteen vector adds, with no shuffles. */
+KS_AVX512 static void qk_cols_avx512(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        qk_cols_ref(s, q, kt, ld, n_kv, hd);
+        return;
+    }
+    for (int64_t j = 0; j < n_kv; j += 16) {
+        const __mmask16 m = n_kv - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n_kv - j)) - 1);
+        __m512 L[16];
+        for (int l = 0; l < 16; l++) {
+            __m512 a = _mm512_fmadd_ps(_mm512_set1_ps(q[l]), _mm512_maskz_loadu_ps(m, kt + l * ld + j), _mm512_setzero_ps());
+            for (int64_t d = l + 16; d < hd; d += 16)
+                a = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_maskz_loadu_ps(m, kt + d * ld + j), a);
+            L[l] = a;
+        }
+        __m512 t3[8], t6[4];
+        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(L[i + 8], L[i]);
+        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[i + 4], t3[i]);
+        _mm512_mask_storeu_ps(s + j, m, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+    }
+}
+
 /* o[d] for 16 head dims at a time: sixteen register accumulators, position j -> accumulator j % 16 */
 KS_AVX512 static void pv_rows_avx512(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd) {
     if (hd % 16) {
@@ -260,8 +293,8 @@ KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t
     }
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL};
+static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512, qk_cols_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

@@ -90,6 +90,8 @@ typedef struct ks_attn_kernels {
      * NULL when this ISA has none. */
     void (*qk_rows)(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd);
     void (*pv_rows)(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd);
+    /* qk_rows with the keys transposed: kt[d * ld + j] */
+    void (*qk_cols)(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd);
 } ks_attn_kernels;
 const ks_attn_kernels *ks_attn_kernels_best(void);
 const ks_attn_kernels *ks_attn_kernels_ref(void);

@@ -33,8 +33,8 @@ struct ks_context {
     float *hb, *hb2;    /* [n_batch][n_ff] */
     float *scores;      /* [n_threads][n_ctx] */
     float *qh;          /* [n_threads][head_dim] query rounded to the cache type */
-    float *kvf;         /* [2][n_ctx][kv_dim] the layer's K and V rows widened to float (batched
-                           attention on an f16 cache; NULL when unused) */
+    float *kvf;         /* the layer's K (transposed: [kv_dim][n_ctx]) and V ([n_ctx][kv_dim]) widened
+                           to float (batched attention on an f16 cache; NULL when unused) */
     float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
     float *inv_freq;    /* [n_rot/2] */
     float *logits;      /* [n_logits][n_vocab] */
@@ -129,7 +129,7 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     c->inv_freq = malloc((hp->n_rot / 2 + 1) * 4);
     c->logits = malloc((size_t)c->n_logits_cap * hp->n_vocab * 4);
     c->mm_scratch = malloc(max_scratch(m, n_batch) + 64);
-    if (kv_type == KS_DTYPE_F16 && c->attn->qk_rows && n_batch > 1) {
+    if (kv_type == KS_DTYPE_F16 && c->attn->qk_cols && n_batch > 1) {
         /* optional: without it attention() takes the per-query path */
         c->kvf = malloc(2 * (size_t)n_ctx * (size_t)kv_dim * 4);
     }
@@ -209,11 +209,11 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
     const int64_t n_rows = pos0 + n;
 #pragma omp parallel
     {
+#pragma omp for schedule(static) nowait
+        for (int64_t e = 0; e < kv_dim; e++) /* K transposed: keys in lanes for qk_cols */
+            for (int64_t j = 0; j < n_rows; j++) kf[e * c->n_ctx + j] = ks_fp16_to_fp32(kc[j * kv_dim + e]);
 #pragma omp for schedule(static)
-        for (int64_t j = 0; j < n_rows; j++) {
-            f16->to_float(kc + j * kv_dim, kf + j * kv_dim, kv_dim);
-            f16->to_float(vc + j * kv_dim, vf + j * kv_dim, kv_dim);
-        }
+        for (int64_t j = 0; j < n_rows; j++) f16->to_float(vc + j * kv_dim, vf + j * kv_dim, kv_dim);
 #ifdef _OPENMP
         const int tid = omp_get_thread_num();
 #else
@@ -229,7 +229,7 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
                     const int64_t n_kv = pos0 + t + 1;
                     for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
                         ks_fp16_round_row(c->q + t * q_dim + h * hd, qh, hd);
-                        ak->qk_rows(sc, qh, kf + hk * hd, kv_dim, n_kv, hd);
+                        ak->qk_cols(sc, qh, kf + hk * hd * c->n_ctx, c->n_ctx, n_kv, hd);
                         for (int64_t j = 0; j < n_kv; j++) sc[j] *= scale;
                         ks_softmax(sc, n_kv);
                         ks_fp16_round_row(sc, sc, n_kv);
@@ -243,7 +243,7 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
 
 /* Causal attention of the batch's queries over cache positions [0, pos0 + t]. */
 static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
-    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_rows && c->attn->pv_rows) {
+    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols && c->attn->pv_rows) {
         attention_rows(c, il, n, pos0);
         return;
     }

@@ -193,6 +193,14 @@ static void test_attn(const char *isa) {
                 bad += memcmp(o1, o2, hd * 4) != 0, checked++;
                 ref->pv_rows(o2, p, kf + hd, stride, n_kv, hd);
                 bad += memcmp(o1, o2, hd * 4) != 0, checked++;
+                float *kt = malloc(hd * (n_kv + 3) * 4); /* transposed, ld = n_kv + 3 */
+                for (int64_t j = 0; j < n_kv; j++)
+                    for (int64_t d = 0; d < hd; d++) kt[d * (n_kv + 3) + j] = kf[j * stride + d];
+                k->qk_cols(s2, q, kt, n_kv + 3, n_kv, hd);
+                bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
+                ref->qk_cols(s2, q, kt, n_kv + 3, n_kv, hd);
+                bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
+                free(kt);
                 free(kf), free(s1), free(s2);
             }
             free(q), free(p), free(o1), free(o2), free(kv);
