@@ -167,8 +167,16 @@ static void add_bias(float *y, const ks_tensor *b, int64_t n_tok, int64_t n) {
         for (int64_t i = 0; i < n; i++) y[t * n + i] += bd[i];
 }
 
+/* x += y over n rows of E (the residual stream) */
+static void add_rows(float *x, const float *y, int64_t n, int64_t E) {
+#pragma omp parallel for schedule(static) if (n > 8)
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < E; i++) x[t * E + i] += y[t * E + i];
+}
+
 static void norm_rows(const ks_model *m, float *y, const float *x, const ks_tensor *w, const ks_tensor *b, int64_t n_tok) {
     const int64_t E = m->hp.n_embd;
+#pragma omp parallel for schedule(static) if (n_tok > 8)
     for (int64_t t = 0; t < n_tok; t++) {
         if (m->arch->norm == KS_NORM_RMS) ks_rmsnorm(y + t * E, x + t * E, w->data, E, m->hp.norm_eps);
         else ks_layernorm(y + t * E, x + t * E, w->data, b->data, E, m->hp.norm_eps);
@@ -186,8 +194,11 @@ static void kv_store(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
         memcpy(vd, c->v, (size_t)n * kv_dim * 4);
     } else {
         uint16_t *k16 = (uint16_t *)kd, *v16 = (uint16_t *)vd;
-        ks_fp32_to_fp16_row(c->k, k16, n * kv_dim);
-        ks_fp32_to_fp16_row(c->v, v16, n * kv_dim);
+#pragma omp parallel for schedule(static) if (n > 8)
+        for (int64_t t = 0; t < n; t++) {
+            ks_fp32_to_fp16_row(c->k + t * kv_dim, k16 + t * kv_dim, kv_dim);
+            ks_fp32_to_fp16_row(c->v + t * kv_dim, v16 + t * kv_dim, kv_dim);
+        }
     }
 }
 
@@ -318,6 +329,7 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
         add_bias(c->q, &l->bq, n, q_dim), add_bias(c->k, &l->bk, n, kv_dim), add_bias(c->v, &l->bv, n, kv_dim);
         if (m->arch->rope != KS_ROPE_NONE) {
             const int64_t half = hp->n_rot / 2;
+#pragma omp parallel for schedule(static) if (n > 8)
             for (int64_t t = 0; t < n; t++) {
                 const float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
                 for (int64_t h = 0; h < hp->n_head; h++) ks_rope(c->q + t * q_dim + h * hd, hp->n_rot, cs, sn, neox);
@@ -328,7 +340,7 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
         attention(c, il, n, pos0);
         ks_matmul(&l->wo, c->att, n, c->xb2, c->mm_scratch);
         add_bias(c->xb2, &l->bo, n, E);
-        for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
+        add_rows(c->x, c->xb2, n, E);
         /* feed-forward block */
         norm_rows(m, c->xb, c->x, &l->ffn_norm, &l->ffn_norm_b, n);
         {
@@ -336,9 +348,11 @@ static void decode_batch(ks_context *c, const int32_t *tokens, int64_t n, int64_
             float *y[] = {c->hb, c->hb2};
             ks_matmul_n(w, y, 2, c->xb, n, c->mm_scratch);
         }
-        ks_swiglu(c->hb, c->hb, c->hb2, n * hp->n_ff);
+#pragma omp parallel for schedule(static) if (n > 8)
+        for (int64_t t = 0; t < n; t++)
+            ks_swiglu(c->hb + t * hp->n_ff, c->hb + t * hp->n_ff, c->hb2 + t * hp->n_ff, hp->n_ff);
         ks_matmul(&l->ffn_down, c->hb, n, c->xb2, c->mm_scratch);
-        for (int64_t i = 0; i < n * E; i++) c->x[i] += c->xb2[i];
+        add_rows(c->x, c->xb2, n, E);
     }
     /* output head: rows out_first..n-1 only */
     const int64_t n_out = n - out_first;
