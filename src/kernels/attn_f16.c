@@ -54,7 +54,16 @@ static void qk_cols_ref(float *s, const float *q, const float *kt, int64_t ld, i
     }
 }
 
-static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_rows_ref, pv_rows_ref, qk_cols_ref};
+/* the same p.v with the values transposed: vt[d * ld + j] */
+static void pv_cols_ref(float *o, const float *p, const float *vt, int64_t ld, int64_t n_kv, int64_t hd) {
+    for (int64_t d = 0; d < hd; d++) {
+        float lane[16] = {0};
+        for (int64_t j = 0; j < n_kv; j++) lane[j & 15] = fmaf(p[j], vt[d * ld + j], lane[j & 15]);
+        o[d] = ks_reduce16(lane);
+    }
+}
+
+static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_rows_ref, pv_rows_ref, qk_cols_ref, pv_cols_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -205,6 +214,36 @@ KS_AVX512 static void qk_cols_avx512(float *s, const float *q, const float *kt, 
     }
 }
 
+/* Values transposed (vt[d * ld + j]): for 16 head dims at a time, one register
+ * per dim whose lane l sums positions j = l mod 16 in order (the batched
+ * order's lanes), sixteen probabilities loaded once per 16 positions; the 16
+ * dims' lane sums are then reduced together by the reduce16x16 network. */
+KS_AVX512 static void pv_cols_avx512(float *o, const float *p, const float *vt, int64_t ld, int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        pv_cols_ref(o, p, vt, ld, n_kv, hd);
+        return;
+    }
+    static _Thread_local int have;
+    static _Thread_local __m512i perm;
+    if (!have) perm = reduce16x16_perm(), have = 1;
+    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+        __m512 acc[16];
+        for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_ps();
+        int64_t j = 0;
+        for (; j + 16 <= n_kv; j += 16) {
+            const __m512 P = _mm512_loadu_ps(p + j);
+            for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(P, _mm512_loadu_ps(vt + (d0 + i) * ld + j), acc[i]);
+        }
+        if (j < n_kv) { /* the last positions: lanes past n_kv keep their sums untouched */
+            const __mmask16 m = (__mmask16)((1u << (n_kv - j)) - 1);
+            const __m512 P = _mm512_maskz_loadu_ps(m, p + j);
+            for (int i = 0; i < 16; i++)
+                acc[i] = _mm512_mask3_fmadd_ps(P, _mm512_maskz_loadu_ps(m, vt + (d0 + i) * ld + j), acc[i], m);
+        }
+        _mm512_storeu_ps(o + d0, reduce16x16(acc, perm));
+    }
+}
+
 /* o[d] for 16 head dims at a time: sixteen register accumulators, position j -> accumulator j % 16 */
 KS_AVX512 static void pv_rows_avx512(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd) {
     if (hd % 16) {
@@ -293,8 +332,8 @@ KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t
     }
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512, qk_cols_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL};
+static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512, qk_cols_avx512, pv_cols_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL, NULL};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

@@ -33,8 +33,8 @@ struct ks_context {
     float *hb, *hb2;    /* [n_batch][n_ff] */
     float *scores;      /* [n_threads][n_ctx] */
     float *qh;          /* [n_threads][head_dim] query rounded to the cache type */
-    float *kvf;         /* the layer's K (transposed: [kv_dim][n_ctx]) and V ([n_ctx][kv_dim]) widened
-                           to float (batched attention on an f16 cache; NULL when unused) */
+    float *kvf;         /* the layer's K and V transposed ([kv_dim][<= n_ctx + 32]) and widened to
+                           float (batched attention on an f16 cache; NULL when unused) */
     float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
     float *inv_freq;    /* [n_rot/2] */
     float *logits;      /* [n_logits][n_vocab] */
@@ -98,7 +98,7 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     double kv_bytes = 2.0 * (double)hp->n_layer * (double)n_ctx * (double)kv_dim * (double)elt;
     double scratch = (double)n_batch * (double)(4 * E + 2 * q_dim + 2 * kv_dim + 2 * hp->n_ff) * 4.0 +
                      (p->logits_all ? (double)n_batch : 1.0) * (double)hp->n_vocab * 4.0;
-    if (kv_type == KS_DTYPE_F16) scratch += 2.0 * (double)n_ctx * (double)kv_dim * 4.0;
+    if (kv_type == KS_DTYPE_F16) scratch += 2.0 * (double)(n_ctx + 32) * (double)kv_dim * 4.0;
     const double avail = (double)ks_mem_available();
     if (kv_bytes + scratch > 64.0 * (1ull << 30) || (avail > 0 && kv_bytes + scratch > avail))
         return ks_err_set(err, KS_ERR_LIMIT,
@@ -131,7 +131,7 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     c->mm_scratch = malloc(max_scratch(m, n_batch) + 64);
     if (kv_type == KS_DTYPE_F16 && c->attn->qk_cols && n_batch > 1) {
         /* optional: without it attention() takes the per-query path */
-        c->kvf = malloc(2 * (size_t)n_ctx * (size_t)kv_dim * 4);
+        c->kvf = malloc(2 * (size_t)(n_ctx + 32) * (size_t)kv_dim * 4);
     }
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb ||
         !c->hb2 || !c->scores || !c->qh || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->logits || !c->mm_scratch) {
@@ -215,16 +215,18 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
     const uint16_t *vc = (const uint16_t *)(c->v_cache + il * layer_bytes);
     const float scale = 1.0f / sqrtf((float)hd);
     const ks_attn_kernels *ak = c->attn;
-    const ks_dtype_traits *f16 = ks_dtype_get(KS_DTYPE_F16);
-    float *kf = c->kvf, *vf = c->kvf + (size_t)c->n_ctx * kv_dim;
     const int64_t n_rows = pos0 + n;
+    /* K^T row stride: n_rows rounded up, plus 16 so rows do not fall on one cache set */
+    const int64_t ldk = (n_rows + 15) / 16 * 16 + 16;
+    float *kf = c->kvf, *vf = c->kvf + (size_t)(c->n_ctx + 32) * kv_dim;
 #pragma omp parallel
     {
-#pragma omp for schedule(static) nowait
-        for (int64_t e = 0; e < kv_dim; e++) /* K transposed: keys in lanes for qk_cols */
-            for (int64_t j = 0; j < n_rows; j++) kf[e * c->n_ctx + j] = ks_fp16_to_fp32(kc[j * kv_dim + e]);
 #pragma omp for schedule(static)
-        for (int64_t j = 0; j < n_rows; j++) f16->to_float(vc + j * kv_dim, vf + j * kv_dim, kv_dim);
+        for (int64_t e = 0; e < kv_dim; e++) /* transposed: positions in lanes for qk_cols / pv_cols */
+            for (int64_t j = 0; j < n_rows; j++) {
+                kf[e * ldk + j] = ks_fp16_to_fp32(kc[j * kv_dim + e]);
+                vf[e * ldk + j] = ks_fp16_to_fp32(vc[j * kv_dim + e]);
+            }
 #ifdef _OPENMP
         const int tid = omp_get_thread_num();
 #else
@@ -240,11 +242,11 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
                     const int64_t n_kv = pos0 + t + 1;
                     for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
                         ks_fp16_round_row(c->q + t * q_dim + h * hd, qh, hd);
-                        ak->qk_cols(sc, qh, kf + hk * hd * c->n_ctx, c->n_ctx, n_kv, hd);
+                        ak->qk_cols(sc, qh, kf + hk * hd * ldk, ldk, n_kv, hd);
                         for (int64_t j = 0; j < n_kv; j++) sc[j] *= scale;
                         ks_softmax(sc, n_kv);
                         ks_fp16_round_row(sc, sc, n_kv);
-                        ak->pv_rows(c->att + t * q_dim + h * hd, sc, vf + hk * hd, kv_dim, n_kv, hd);
+                        ak->pv_cols(c->att + t * q_dim + h * hd, sc, vf + hk * hd * ldk, ldk, n_kv, hd);
                     }
                 }
             }
@@ -254,7 +256,7 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
 
 /* Causal attention of the batch's queries over cache positions [0, pos0 + t]. */
 static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
-    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols && c->attn->pv_rows) {
+    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols && c->attn->pv_cols) {
         attention_rows(c, il, n, pos0);
         return;
     }

@@ -200,6 +200,13 @@ static void test_attn(const char *isa) {
                 bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
                 ref->qk_cols(s2, q, kt, n_kv + 3, n_kv, hd);
                 bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
+                for (int64_t j = 0; j < n_kv; j++) /* values transposed */
+                    for (int64_t d = 0; d < hd; d++) kt[d * (n_kv + 3) + j] = kf[j * stride + hd + d];
+                k->pv_cols(o1, p, kt, n_kv + 3, n_kv, hd);
+                ref->pv(o2, p, kv + hd, stride, n_kv, hd, false);
+                bad += memcmp(o1, o2, hd * 4) != 0, checked++;
+                ref->pv_cols(o2, p, kt, n_kv + 3, n_kv, hd);
+                bad += memcmp(o1, o2, hd * 4) != 0, checked++;
                 free(kt);
                 free(kf), free(s1), free(s2);
             }
