@@ -46,6 +46,7 @@ static const opt_def opts[] = {
     {"parse-special", "--parse-special", T_FLAG, O(parse_special)},
     {"pieces", "--pieces", T_FLAG, O(pieces)},
     {"ignore-eos", "--ignore-eos", T_FLAG, O(ignore_eos)},
+    {"no-mmap", "--no-mmap", T_FLAG, O(no_mmap)},
 };
 
 static bool flag_matches(const char *flags, const char *arg) {
@@ -156,6 +157,7 @@ ks_model *cli_load_model(const cli_opts *o) {
     }
     ks_err err = {0};
     ks_model *m = NULL;
+    if (o->no_mmap) setenv("KS_NO_MMAP", "1", 1); /* read by ks_model_load */
     if (ks_model_load(o->model, o->tokenizer, &m, &err)) {
         cli_fail(&err);
         return NULL;

@@ -47,10 +47,9 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok);
  * The caller guarantees the type is supported (checked at model load). */
 void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch);
 
-/* Weight repacking (Q4_0, Q8_0 with a multiple of 16 rows; see kernels/packed.h;
- * F16: a plain copy, so that the caller can place it in huge pages).
- * pack_bytes: size of the packed copy, 0 if w cannot be packed on this CPU (it
- * needs AVX-512 VNNI for Q4_0/Q8_0, AVX-512F for F16). pack_useful: some type can.
+/* Weight repacking (Q4_0, Q4_1, Q8_0 with a multiple of 16 rows; see kernels/packed.h).
+ * pack_bytes: size of the packed copy, 0 if w cannot be packed on this CPU (the
+ * packed kernels need AVX-512 VNNI). pack_useful: this CPU has them.
  * pack: writes the copy; the caller then sets w->packed and owns the buffer. */
 size_t ks_matmul_pack_bytes(const ks_tensor *w);
 bool ks_matmul_pack_useful(void);

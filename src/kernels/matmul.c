@@ -102,7 +102,7 @@ static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float 
         const int64_t n8 = (n_out + 7) / 8; /* split on 8-row boundaries */
         int64_t r0 = n8 * it / nt * 8, r1 = n8 * (it + 1) / nt * 8;
         if (r1 > n_out) r1 = n_out;
-        if (r1 > r0) gemm(n_in, w->packed ? w->packed : w->data, w->row_bytes / 2, r0, r1, xr, n_tok, y, n_out);
+        if (r1 > r0) gemm(n_in, w->data, w->row_bytes / 2, r0, r1, xr, n_tok, y, n_out);
     }
 }
 

@@ -37,22 +37,14 @@ void ks_quantize_act_q8s(const float *x, void *dst, int64_t n) {
 }
 
 size_t ks_matmul_pack_bytes(const ks_tensor *w) {
-    if (w->type == KS_DTYPE_F16) /* a plain copy into huge pages (see model.c) */
-        return ks_gemm_f16_avx512() && w->ne[0] % 16 == 0 && w->ne[2] == 1 && w->ne[3] == 1
-                   ? w->row_bytes * (size_t)w->ne[1]
-                   : 0;
     const size_t rec = ks_packed_record_bytes(w->type);
     if (!ks_packed_gemm_avx512() || !rec || w->ne[1] % KS_PACK_ROWS || w->ne[0] % 32 || w->ne[2] != 1 || w->ne[3] != 1) return 0;
     return (size_t)(w->ne[1] / KS_PACK_ROWS) * (size_t)(w->ne[0] / 32) * rec;
 }
 
-bool ks_matmul_pack_useful(void) { return ks_packed_gemm_avx512() != NULL || ks_gemm_f16_avx512() != NULL; }
+bool ks_matmul_pack_useful(void) { return ks_packed_gemm_avx512() != NULL; }
 
 void ks_matmul_pack(const ks_tensor *w, void *dst) {
-    if (w->type == KS_DTYPE_F16) {
-        memcpy(dst, w->data, w->row_bytes * (size_t)w->ne[1]);
-        return;
-    }
     const int64_t nb = w->ne[0] / 32, np = w->ne[1] / KS_PACK_ROWS;
     const size_t rec = ks_packed_record_bytes(w->type);
     const bool q4 = w->type == KS_DTYPE_Q4_0, q41 = w->type == KS_DTYPE_Q4_1;

@@ -77,16 +77,31 @@ static ks_tensor *matmul_weight(ks_model *m, int64_t i) {
     return i == m->hp.n_layer * 7 ? &m->output : NULL;
 }
 
+/* bytes of t's owned copy: its packed form (KS_REPACK, default on), else with
+ * KS_NO_MMAP=1 a plain copy of the weights; 0 to use the mapping in place */
+static size_t copy_bytes(const ks_tensor *t, bool repack, bool no_mmap) {
+    if (!t->data) return 0;
+    const size_t packed = repack ? ks_matmul_pack_bytes(t) : 0;
+    if (packed) return packed;
+    return no_mmap ? t->row_bytes * (size_t)(t->ne[1] * t->ne[2] * t->ne[3]) : 0;
+}
+
+/* Matmul weights that Kestrel keeps its own copy of: the packed layouts of
+ * kernels/packed.h (as llama.cpp repacks Q4_0), and with KS_NO_MMAP=1 (CLI:
+ * --no-mmap) every other matmul weight. The copies live in one buffer, 2 MiB
+ * aligned and marked for transparent huge pages: generation streams these
+ * bytes once per token and 4 KiB pages cost a TLB miss every 4 KiB (1.1B F16:
+ * 18.5 tok/s from a page cache in small pages, 25-27 from huge pages). Failing
+ * to get the memory is not an error: the mapping is then used in place. */
 static void pack_weights(ks_model *m) {
-    const char *env = getenv("KS_REPACK");
-    if ((env && !strcmp(env, "0")) || !ks_matmul_pack_useful() || !m->layers) return;
+    const char *env = getenv("KS_REPACK"), *nm = getenv("KS_NO_MMAP");
+    const bool repack = !(env && !strcmp(env, "0")) && ks_matmul_pack_useful();
+    const bool no_mmap = nm && !strcmp(nm, "1") && m->format == KS_FORMAT_GGUF;
+    if ((!repack && !no_mmap) || !m->layers) return;
     size_t total = 0;
     ks_tensor *t;
-    for (int64_t i = 0; (t = matmul_weight(m, i)); i++)
-        if (t->data) total += (ks_matmul_pack_bytes(t) + 63) & ~(size_t)63;
+    for (int64_t i = 0; (t = matmul_weight(m, i)); i++) total += (copy_bytes(t, repack, no_mmap) + 63) & ~(size_t)63;
     if (!total) return;
-    /* 2 MiB aligned and marked for transparent huge pages: generation streams
-     * these bytes once per token, and 4 KiB pages cost a TLB miss every 4 KiB */
     const size_t huge = (size_t)2 << 20;
     total = (total + huge - 1) / huge * huge;
     uint8_t *buf = aligned_alloc(huge, total);
@@ -95,11 +110,18 @@ static void pack_weights(ks_model *m) {
     madvise(buf, total, MADV_HUGEPAGE);
 #endif
     size_t off = 0;
+    const ks_tensor *tied = m->output.data == m->tok_embd.data ? &m->output : NULL;
     for (int64_t i = 0; (t = matmul_weight(m, i)); i++) {
-        const size_t bytes = t->data ? ks_matmul_pack_bytes(t) : 0;
+        const size_t bytes = copy_bytes(t, repack, no_mmap);
         if (!bytes) continue;
-        ks_matmul_pack(t, buf + off);
-        t->packed = buf + off;
+        if (repack && ks_matmul_pack_bytes(t)) {
+            ks_matmul_pack(t, buf + off);
+            t->packed = buf + off;
+        } else {
+            memcpy(buf + off, t->data, bytes);
+            if (t == tied) m->tok_embd.data = buf + off; /* the embedding rows read the same copy */
+            t->data = buf + off;
+        }
         off += (bytes + 63) & ~(size_t)63;
     }
     m->packed = buf;

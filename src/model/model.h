@@ -6,7 +6,9 @@
  * keys; forward.c reads only this description.
  *
  * Ownership: ks_model owns its source (GGUF context or llama2.c mapping);
- * every ks_tensor in it is a borrowed view into that mapping. ks_context owns
+ * every ks_tensor in it is a view into that mapping, except the copies the
+ * model makes at load into its own buffer (ks_model.packed): repacked matmul
+ * weights (ks_tensor.packed) and, with KS_NO_MMAP=1, plain copies (ks_tensor.data). ks_context owns
  * the KV cache and all scratch, allocated once at creation from the
  * hyperparameters: ks_decode allocates nothing.
  */
@@ -66,7 +68,8 @@ typedef struct ks_model {
     bool rope_iterative;   /* theta computed as ggml does (pos * s^i by repeated products) */
     bool stop_on_bos;      /* llama2.c rule: generation ends when BOS comes out */
     uint32_t kv_type;      /* default KV cache type: F16 for GGUF (as llama.cpp), F32 for llama2.c */
-    void *packed;          /* owned: repacked copies of the matmul weights (ks_tensor.packed points here), or NULL */
+    void *packed;          /* owned: repacked copies of matmul weights (ks_tensor.packed points here) and,
+                              with KS_NO_MMAP=1, copies of the others (their ks_tensor.data points here); or NULL */
     size_t packed_bytes;
     struct gguf_ctx *gguf; /* owned, GGUF models */
     ks_mapfile map;        /* owned, llama2.c models */
