@@ -63,12 +63,19 @@ static void pv_cols_ref(float *o, const float *p, const float *vt, int64_t ld, i
     }
 }
 
-static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_rows_ref, pv_rows_ref, qk_cols_ref, pv_cols_ref};
+static void qk_cols3_ref(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld, int64_t n_kv,
+                         int64_t hd) {
+    for (int i = 0; i < nq; i++) qk_cols_ref(s[i], q[i], kt, ld, n_kv, hd);
+}
+
+static const ks_attn_kernels attn_ref = {"scalar",    qk_ref,      pv_ref,      qk_rows_ref,
+                                         pv_rows_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define KS_AVX512 __attribute__((target("avx512f,f16c,fma")))
 #define KS_AVX2 __attribute__((target("avx2,f16c,fma")))
+#define KS_INLINE inline __attribute__((always_inline))
 
 /* ---------------- AVX-512: one register = 16 lanes ---------------- */
 KS_AVX512 static inline float r16_512(__m512 a) {
@@ -214,6 +221,44 @@ KS_AVX512 static void qk_cols_avx512(float *s, const float *q, const float *kt, 
     }
 }
 
+/* qk_cols for up to three queries that share the keys (query heads of one kv
+ * head): each key tile is loaded once for all of them. Per query the same
+ * operations as qk_cols: lane chains L[l] over d = l, l + 16, ...; the first
+ * tree level L[i] + L[i + 8] is taken as soon as L[i + 8] is complete. */
+KS_AVX512 static KS_INLINE void qk_cols_nq(const int nq, float *const *s, const float *const *q, const float *kt,
+                                           int64_t ld, int64_t n_kv, int64_t hd) {
+    for (int64_t j = 0; j < n_kv; j += 16) {
+        const __mmask16 m = n_kv - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n_kv - j)) - 1);
+        __m512 T[3][8];
+        for (int l = 0; l < 16; l++) {
+            __m512 u[3];
+            __m512 kv = _mm512_maskz_loadu_ps(m, kt + l * ld + j);
+            for (int i = 0; i < nq; i++) u[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][l]), kv, _mm512_setzero_ps());
+            for (int64_t d = l + 16; d < hd; d += 16) {
+                kv = _mm512_maskz_loadu_ps(m, kt + d * ld + j);
+                for (int i = 0; i < nq; i++) u[i] = _mm512_fmadd_ps(_mm512_set1_ps(q[i][d]), kv, u[i]);
+            }
+            for (int i = 0; i < nq; i++) T[i][l & 7] = l < 8 ? u[i] : _mm512_add_ps(u[i], T[i][l & 7]);
+        }
+        for (int i = 0; i < nq; i++) {
+            __m512 t6[4];
+            for (int k = 0; k < 4; k++) t6[k] = _mm512_add_ps(T[i][k + 4], T[i][k]);
+            _mm512_mask_storeu_ps(s[i] + j, m, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+        }
+    }
+}
+
+KS_AVX512 static void qk_cols3_avx512(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld,
+                                      int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        for (int i = 0; i < nq; i++) qk_cols_ref(s[i], q[i], kt, ld, n_kv, hd);
+        return;
+    }
+    if (nq == 3) qk_cols_nq(3, s, q, kt, ld, n_kv, hd);
+    else if (nq == 2) qk_cols_nq(2, s, q, kt, ld, n_kv, hd);
+    else qk_cols_nq(1, s, q, kt, ld, n_kv, hd);
+}
+
 /* Values transposed (vt[d * ld + j]): for 16 head dims at a time, one register
  * per dim whose lane l sums positions j = l mod 16 in order (the batched
  * order's lanes), sixteen probabilities loaded once per 16 positions; the 16
@@ -332,8 +377,8 @@ KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t
     }
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512, qk_cols_avx512, pv_cols_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL, NULL};
+static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512, qk_cols_avx512, pv_cols_avx512, qk_cols3_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL, NULL, NULL};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

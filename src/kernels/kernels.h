@@ -93,6 +93,9 @@ typedef struct ks_attn_kernels {
     void (*qk_cols)(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd);
     /* pv_rows with the values transposed: vt[d * ld + j] */
     void (*pv_cols)(float *o, const float *p, const float *vt, int64_t ld, int64_t n_kv, int64_t hd);
+    /* qk_cols for nq <= 3 queries sharing the keys: s[i] = q[i].k_j */
+    void (*qk_cols3)(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld, int64_t n_kv,
+                     int64_t hd);
 } ks_attn_kernels;
 const ks_attn_kernels *ks_attn_kernels_best(void);
 const ks_attn_kernels *ks_attn_kernels_ref(void);

@@ -31,8 +31,8 @@ struct ks_context {
     float *k, *v;       /* [n_batch][kv_dim] */
     float *att;         /* [n_batch][n_head*head_dim] attention output */
     float *hb, *hb2;    /* [n_batch][n_ff] */
-    float *scores;      /* [n_threads][n_ctx] */
-    float *qh;          /* [n_threads][head_dim] query rounded to the cache type */
+    float *scores;      /* [n_threads][3][n_ctx] */
+    float *qh;          /* [n_threads][3][head_dim] queries rounded to the cache type */
     float *kvf;         /* the layer's K and V transposed ([kv_dim][<= n_ctx + 32]) and widened to
                            float (batched attention on an f16 cache; NULL when unused) */
     float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
@@ -123,13 +123,13 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     c->q = malloc(B * q_dim * 4), c->k = malloc(B * kv_dim * 4), c->v = malloc(B * kv_dim * 4);
     c->att = malloc(B * q_dim * 4);
     c->hb = malloc(B * hp->n_ff * 4), c->hb2 = malloc(B * hp->n_ff * 4);
-    c->scores = malloc((size_t)c->n_threads * n_ctx * 4);
-    c->qh = malloc((size_t)c->n_threads * hp->head_dim * 4);
+    c->scores = malloc((size_t)c->n_threads * 3 * n_ctx * 4); /* 3: heads that share a batched q.k pass */
+    c->qh = malloc((size_t)c->n_threads * 3 * hp->head_dim * 4);
     c->rope_cos = malloc(B * (hp->n_rot / 2 + 1) * 4), c->rope_sin = malloc(B * (hp->n_rot / 2 + 1) * 4);
     c->inv_freq = malloc((hp->n_rot / 2 + 1) * 4);
     c->logits = malloc((size_t)c->n_logits_cap * hp->n_vocab * 4);
     c->mm_scratch = malloc(max_scratch(m, n_batch) + 64);
-    if (kv_type == KS_DTYPE_F16 && c->attn->qk_cols && n_batch > 1) {
+    if (kv_type == KS_DTYPE_F16 && c->attn->qk_cols3 && n_batch > 1) {
         /* optional: without it attention() takes the per-query path */
         c->kvf = malloc(2 * (size_t)(n_ctx + 32) * (size_t)kv_dim * 4);
     }
@@ -232,21 +232,30 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
 #else
         const int tid = 0;
 #endif
-        float *sc = c->scores + (size_t)tid * c->n_ctx;
-        float *qh = c->qh + (size_t)tid * hd;
+        float *sc = c->scores + (size_t)tid * 3 * c->n_ctx;
+        float *qh = c->qh + (size_t)tid * 3 * hd;
 #pragma omp for schedule(dynamic, 1) collapse(2)
         for (int64_t bi = 0; bi < n_qb; bi++) {
             for (int64_t hk = 0; hk < n_kvh; hk++) {
                 const int64_t t0 = (n_qb - 1 - bi) * QB, t1 = t0 + QB < n ? t0 + QB : n; /* longest first */
                 for (int64_t t = t0; t < t1; t++) {
                     const int64_t n_kv = pos0 + t + 1;
-                    for (int64_t h = hk * group; h < (hk + 1) * group; h++) {
-                        ks_fp16_round_row(c->q + t * q_dim + h * hd, qh, hd);
-                        ak->qk_cols(sc, qh, kf + hk * hd * ldk, ldk, n_kv, hd);
-                        for (int64_t j = 0; j < n_kv; j++) sc[j] *= scale;
-                        ks_softmax(sc, n_kv);
-                        ks_fp16_round_row(sc, sc, n_kv);
-                        ak->pv_cols(c->att + t * q_dim + h * hd, sc, vf + hk * hd * ldk, ldk, n_kv, hd);
+                    for (int64_t h0 = hk * group; h0 < (hk + 1) * group; h0 += 3) { /* up to 3 heads share a pass */
+                        const int nh = (int)((hk + 1) * group - h0 < 3 ? (hk + 1) * group - h0 : 3);
+                        float *s3[3];
+                        const float *q3[3];
+                        for (int i = 0; i < nh; i++) {
+                            ks_fp16_round_row(c->q + t * q_dim + (h0 + i) * hd, qh + i * hd, hd);
+                            q3[i] = qh + i * hd, s3[i] = sc + (size_t)i * c->n_ctx;
+                        }
+                        ak->qk_cols3(s3, q3, nh, kf + hk * hd * ldk, ldk, n_kv, hd);
+                        for (int i = 0; i < nh; i++) {
+                            float *si = s3[i];
+                            for (int64_t j = 0; j < n_kv; j++) si[j] *= scale;
+                            ks_softmax(si, n_kv);
+                            ks_fp16_round_row(si, si, n_kv);
+                            ak->pv_cols(c->att + t * q_dim + (h0 + i) * hd, si, vf + hk * hd * ldk, ldk, n_kv, hd);
+                        }
                     }
                 }
             }
@@ -256,7 +265,7 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
 
 /* Causal attention of the batch's queries over cache positions [0, pos0 + t]. */
 static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
-    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols && c->attn->pv_cols) {
+    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols3 && c->attn->pv_cols) {
         attention_rows(c, il, n, pos0);
         return;
     }

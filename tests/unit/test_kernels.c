@@ -200,6 +200,23 @@ static void test_attn(const char *isa) {
                 bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
                 ref->qk_cols(s2, q, kt, n_kv + 3, n_kv, hd);
                 bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
+                { /* three queries at once: each equal to the one-query result */
+                    float *q2 = malloc(hd * 4), *q3 = malloc(hd * 4), *sa = malloc(n_kv * 4), *sb = malloc(n_kv * 4);
+                    for (int64_t i = 0; i < hd; i++) q2[i] = q[hd - 1 - i], q3[i] = -q[i];
+                    for (int nq = 1; nq <= 3; nq++) {
+                        float *so[3] = {s2, sa, sb};
+                        const float *qs[3] = {q, q2, q3};
+                        k->qk_cols3(so, qs, nq, kt, n_kv + 3, n_kv, hd);
+                        bad += memcmp(s1, s2, n_kv * 4) != 0, checked++;
+                        for (int i = 1; i < nq; i++) {
+                            float *r = malloc(n_kv * 4);
+                            ref->qk_cols(r, qs[i], kt, n_kv + 3, n_kv, hd);
+                            bad += memcmp(r, so[i], n_kv * 4) != 0, checked++;
+                            free(r);
+                        }
+                    }
+                    free(q2), free(q3), free(sa), free(sb);
+                }
                 for (int64_t j = 0; j < n_kv; j++) /* values transposed */
                     for (int64_t d = 0; d < hd; d++) kt[d * (n_kv + 3) + j] = kf[j * stride + hd + d];
                 k->pv_cols(o1, p, kt, n_kv + 3, n_kv, hd);
