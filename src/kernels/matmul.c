@@ -39,7 +39,10 @@ const ks_matmul_traits *ks_matmul_get_ref(uint32_t type) {
 
 const ks_matmul_traits *ks_matmul_get(uint32_t type) { return best_table(type); }
 
-const char *ks_kernels_isa(void) { return ks_matmul_avx2_table() ? "avx2+fma" : "scalar"; }
+const char *ks_kernels_isa(void) {
+    if (ks_packed_gemm_avx512()) return ks_matmul_avx2_table() ? "avx512-vnni+avx2+fma" : "avx512-vnni";
+    return ks_matmul_avx2_table() ? "avx2+fma" : "scalar";
+}
 
 size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
     const ks_matmul_traits *t = ks_matmul_get_ref(type);

@@ -287,7 +287,7 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
             }
         }
         free(x81);
-        if (strcmp(ks_kernels_isa(), "avx2+fma")) order_bad = 0; /* the scalar row kernel sums differently */
+        if (!strstr(ks_kernels_isa(), "avx2")) order_bad = 0; /* the scalar row kernel sums differently */
     } else
     for (int64_t i = 0; i < n_tok; i++)
         for (int64_t r = 0; r < n_out; r++) {
