@@ -161,7 +161,29 @@ void ks_swiglu(float *out, const float *gate, const float *up, int64_t n) {
         out[i] = gate[i] / (1.0f + ks_expf(-gate[i])) * up[i];
 }
 
+#define KS_ROPE_BODY                                                                  \
+    const int64_t half = n_rot / 2;                                                   \
+    for (int64_t i = 0; i < half; i++) {                                              \
+        const int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;          \
+        const float x0 = x[a], x1 = x[b];                                             \
+        x[a] = fmaf(x0, cos_t[i], -(x1 * sin_t[i]));                                  \
+        x[b] = fmaf(x0, sin_t[i], x1 * cos_t[i]);                                     \
+    }
+#if defined(__x86_64__) && defined(__GNUC__)
+/* the same operations with fmaf as one instruction instead of a libm call */
+__attribute__((target("fma"))) static void rope_fma(float *x, int64_t n_rot, const float *cos_t, const float *sin_t,
+                                                    bool neox) {
+    KS_ROPE_BODY
+}
+#endif
+
 void ks_rope(float *x, int64_t n_rot, const float *cos_t, const float *sin_t, bool neox) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (have_avx2_fma()) {
+        rope_fma(x, n_rot, cos_t, sin_t, neox);
+        return;
+    }
+#endif
     const int64_t half = n_rot / 2;
     for (int64_t i = 0; i < half; i++) {
         const int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
