@@ -29,6 +29,16 @@ for c in ref["cases"]:
     print("ctx %d, chunks %d, llama.cpp flash attention %s: kestrel %.4f, llama.cpp %.4f, relative difference %.4f%% (tolerance %.2f%%)"
           % (c["ctx"], c["chunks"], c["fa"], got, c["ppl"], 100 * rel, 100 * tol))
     check(rel < tol, "ctx %d fa %s: perplexity %.4f vs llama.cpp %.4f" % (c["ctx"], c["fa"], got, c["ppl"]))
+# a chunk evaluated in batches of 48 (second batch at position 48 over a cache that already holds
+# 48 positions) gives the same numbers as one batch of 128: every batch of 2 or more tokens sums in
+# the same order, whatever its size and start position
+outs = []
+for b in ("128", "48"):
+    r = run(["perplexity", "-m", model, "-f", os.path.join(SRC, ref["text"]), "-c", "128", "-b", b, "--chunks", "3", "-t", "2"])
+    outs.append((r.returncode, r.stdout, re.findall(rb"\[\d+\][\d.]+", r.stdout)))
+check(outs[0][0] == 0 and outs[0] == outs[1] and len(outs[0][2]) == 3,
+      "batches of 48 vs 128 differ: %r vs %r" % (outs[0][1:], outs[1][1:]))
+print("batch 128 vs 48: %s" % ("identical" if outs[0] == outs[1] else "DIFFERENT"))
 r = run(["perplexity", "-m", model, "-f", os.path.join(SRC, "tests", "data", "chat_goldens.txt"), "-c", "100000"])
 check(r.returncode > 0 and "kestrel:" in r.stderr.decode(), "too-short text or huge context is a clear error: %r" % r.stderr[-200:])
 done()
