@@ -1,10 +1,20 @@
 /* kernels_impl.h - internal: per-ISA kernel tables (one row per weight type). */
 #ifndef KS_KERNELS_IMPL_H
 #define KS_KERNELS_IMPL_H
+#include <math.h>
+
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
 
 extern const ks_matmul_traits ks_matmul_ref_table[KS_DTYPE_COUNT];
+/* x rounded to nearest even as an 8-bit activation, as x86's convert-then-saturating-pack
+ * does it: values beyond +-127 saturate; NaN and anything outside int32 (infinities) convert
+ * to INT_MIN and so give -128. Only hostile weights get there; it keeps the C free of UB. */
+static inline int8_t ks_round_q8(float x) {
+    const float r = nearbyintf(x);
+    if (!(r >= -2147483648.f && r < 2147483648.f)) return -128;
+    return r > 127.f ? 127 : r < -128.f ? -128 : (int8_t)r;
+}
 void ks_quantize_act_q8_0(const float *x, void *dst, int64_t n);
 void ks_quantize_act_q8_1(const float *x, void *dst, int64_t n);
 

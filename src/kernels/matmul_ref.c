@@ -16,7 +16,7 @@ void ks_quantize_act_q8_0(const float *x, void *dst, int64_t n) {
         for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(v[j]));
         const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
         b[i].d = ks_fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)nearbyintf(v[j] * id);
+        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = ks_round_q8(v[j] * id);
     }
 }
 
@@ -29,7 +29,7 @@ void ks_quantize_act_q8_1(const float *x, void *dst, int64_t n) {
         const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
         int sum = 0;
         for (int j = 0; j < QK8_1; j++) {
-            b[i].qs[j] = (int8_t)nearbyintf(v[j] * id);
+            b[i].qs[j] = ks_round_q8(v[j] * id);
             sum += b[i].qs[j];
         }
         b[i].d = ks_fp32_to_fp16(d);

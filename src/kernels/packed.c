@@ -26,7 +26,7 @@ void ks_quantize_act_q8s(const float *x, void *dst, int64_t n) {
         const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
         int s = 0;
         for (int j = 0; j < 32; j++) {
-            b[i].qs[j] = (int8_t)nearbyintf(v[j] * id);
+            b[i].qs[j] = ks_round_q8(v[j] * id);
             s += b[i].qs[j];
         }
         b[i].d = ks_fp16_to_fp32(ks_fp32_to_fp16(d));

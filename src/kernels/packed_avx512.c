@@ -150,8 +150,12 @@ KS_AVX512 void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n) 
         const float amax = _mm512_reduce_max_ps(m);
         const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
         const __m512 mul = _mm512_set1_ps(id);
-        const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, mul)); /* MXCSR: round to nearest even */
-        const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, mul));
+        /* MXCSR rounding: to nearest even. NaN / infinity (hostile weights) convert to INT_MIN,
+         * which the clamp maps to -128 as the saturating packs of ggml's quantizer do; the sum
+         * is then that of the stored bytes and cannot overflow */
+        const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+        const __m512i i0 = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, mul)), hi), lo);
+        const __m512i i1 = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, mul)), hi), lo);
         _mm_storeu_si128((__m128i *)b[i].qs, _mm512_cvtsepi32_epi8(i0));
         _mm_storeu_si128((__m128i *)(b[i].qs + 16), _mm512_cvtsepi32_epi8(i1));
         const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));

@@ -316,6 +316,20 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
         ks_block_q8s *xs = malloc(sizeof(ks_block_q8s) * nb * n_tok);
         for (int64_t i = 0; i < n_tok; i++) ks_quantize_act_q8s_avx512(x + i * n_in, xs + i * nb, n_in);
         CHECK(!memcmp(xs, xq, sizeof(ks_block_q8s) * nb * n_tok), "q8s quantizer avx512 != reference");
+        /* hostile activations (infinities from NaN-free but overflowing weights): same bytes,
+         * and the sum is the stored bytes' sum */
+        float bad[64];
+        for (int j = 0; j < 64; j++) bad[j] = j == 3 ? INFINITY : j == 40 ? -INFINITY : j == 41 ? 3e38f : frand();
+        ks_block_q8s r2[2], s2[2];
+        ks_quantize_act_q8s(bad, r2, 64);
+        ks_quantize_act_q8s_avx512(bad, s2, 64);
+        int sum_ok = 1;
+        for (int b = 0; b < 2; b++) {
+            int sum = 0;
+            for (int j = 0; j < 32; j++) sum += r2[b].qs[j];
+            sum_ok &= sum == r2[b].s;
+        }
+        CHECK(!memcmp(r2, s2, sizeof r2) && sum_ok, "q8s quantizer on infinities: avx512 != reference or bad sum");
         free(xs);
         /* split rows as two threads would */
         const int64_t mid = (n_out / KS_PACK_ROWS / 2) * KS_PACK_ROWS;
