@@ -28,39 +28,22 @@ static void pv_ref(float *o, const float *p, const uint16_t *v, int64_t stride, 
         o[d] = vec ? ks_dot_f16_order_vec(p, v + d, stride, n_kv, true) : ks_dot_f16_order_gemm(p, v + d, stride, n_kv);
 }
 
-/* batched-order q.k against n_kv rows of widened keys, and p.v over widened values */
-static void qk_rows_ref(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd) {
-    for (int64_t j = 0; j < n_kv; j++) {
-        float lane[16] = {0};
-        for (int64_t e = 0; e < hd; e++) lane[e & 15] = fmaf(q[e], kf[j * ld + e], lane[e & 15]);
-        s[j] = ks_reduce16(lane);
-    }
+/* batched (tinyBLAS) order over floats already widened from f16: element e of
+ * a (stride sa) times b (stride sb) into lane e % 16, then reduce16 */
+static float dot_gemm_f32(const float *a, int64_t sa, const float *b, int64_t sb, int64_t n) {
+    float lane[16] = {0};
+    for (int64_t e = 0; e < n; e++) lane[e & 15] = fmaf(a[e * sa], b[e * sb], lane[e & 15]);
+    return ks_reduce16(lane);
 }
 
-static void pv_rows_ref(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd) {
-    for (int64_t d = 0; d < hd; d++) {
-        float lane[16] = {0};
-        for (int64_t j = 0; j < n_kv; j++) lane[j & 15] = fmaf(p[j], vf[j * ld + d], lane[j & 15]);
-        o[d] = ks_reduce16(lane);
-    }
-}
-
-/* the same q.k with the keys transposed: kt[d * ld + j] */
+/* q.k with the keys transposed: kt[d * ld + j] */
 static void qk_cols_ref(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd) {
-    for (int64_t j = 0; j < n_kv; j++) {
-        float lane[16] = {0};
-        for (int64_t e = 0; e < hd; e++) lane[e & 15] = fmaf(q[e], kt[e * ld + j], lane[e & 15]);
-        s[j] = ks_reduce16(lane);
-    }
+    for (int64_t j = 0; j < n_kv; j++) s[j] = dot_gemm_f32(q, 1, kt + j, ld, hd);
 }
 
-/* the same p.v with the values transposed: vt[d * ld + j] */
+/* p.v with the values transposed: vt[d * ld + j] */
 static void pv_cols_ref(float *o, const float *p, const float *vt, int64_t ld, int64_t n_kv, int64_t hd) {
-    for (int64_t d = 0; d < hd; d++) {
-        float lane[16] = {0};
-        for (int64_t j = 0; j < n_kv; j++) lane[j & 15] = fmaf(p[j], vt[d * ld + j], lane[j & 15]);
-        o[d] = ks_reduce16(lane);
-    }
+    for (int64_t d = 0; d < hd; d++) o[d] = dot_gemm_f32(p, 1, vt + d * ld, 1, n_kv);
 }
 
 static void qk_cols3_ref(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld, int64_t n_kv,
@@ -68,8 +51,7 @@ static void qk_cols3_ref(float *const *s, const float *const *q, int nq, const f
     for (int i = 0; i < nq; i++) qk_cols_ref(s[i], q[i], kt, ld, n_kv, hd);
 }
 
-static const ks_attn_kernels attn_ref = {"scalar",    qk_ref,      pv_ref,      qk_rows_ref,
-                                         pv_rows_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref};
+static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -173,58 +155,11 @@ KS_AVX512 static __m512i reduce16x16_perm(void) {
     return _mm512_loadu_si512(idx);
 }
 
-KS_AVX512 static void qk_rows_avx512(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd) {
-    if (hd % 16 || hd > 256) {
-        qk_rows_ref(s, q, kf, ld, n_kv, hd);
-        return;
-    }
-    static _Thread_local int have;
-    static _Thread_local __m512i perm;
-    if (!have) perm = reduce16x16_perm(), have = 1;
-    __m512 qv[16];
-    for (int64_t d = 0; d < hd; d += 16) qv[d / 16] = _mm512_loadu_ps(q + d);
-    int64_t j = 0;
-    for (; j + 16 <= n_kv; j += 16) {
-        __m512 A[16];
-        for (int k = 0; k < 16; k++) {
-            const float *kr = kf + (j + k) * ld;
-            __m512 a = _mm512_fmadd_ps(qv[0], _mm512_loadu_ps(kr), _mm512_setzero_ps());
-            for (int64_t d = 16; d < hd; d += 16) a = _mm512_fmadd_ps(qv[d / 16], _mm512_loadu_ps(kr + d), a);
-            A[k] = a;
-        }
-        _mm512_storeu_ps(s + j, reduce16x16(A, perm));
-    }
-    if (j < n_kv) qk_rows_ref(s + j, q, kf + j * ld, ld, n_kv - j, hd);
-}
-
-/* Keys in lanes (kt[d * ld + j]): lane-chain l of ks_reduce16's input for 16
- * keys at once is L[l] = fma over d = l, l + 16, ... ; the reduction tree then
- * becomes fifteen vector adds, with no shuffles. */
-KS_AVX512 static void qk_cols_avx512(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd) {
-    if (hd % 16) {
-        qk_cols_ref(s, q, kt, ld, n_kv, hd);
-        return;
-    }
-    for (int64_t j = 0; j < n_kv; j += 16) {
-        const __mmask16 m = n_kv - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n_kv - j)) - 1);
-        __m512 L[16];
-        for (int l = 0; l < 16; l++) {
-            __m512 a = _mm512_fmadd_ps(_mm512_set1_ps(q[l]), _mm512_maskz_loadu_ps(m, kt + l * ld + j), _mm512_setzero_ps());
-            for (int64_t d = l + 16; d < hd; d += 16)
-                a = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_maskz_loadu_ps(m, kt + d * ld + j), a);
-            L[l] = a;
-        }
-        __m512 t3[8], t6[4];
-        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(L[i + 8], L[i]);
-        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[i + 4], t3[i]);
-        _mm512_mask_storeu_ps(s + j, m, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
-    }
-}
-
-/* qk_cols for up to three queries that share the keys (query heads of one kv
- * head): each key tile is loaded once for all of them. Per query the same
- * operations as qk_cols: lane chains L[l] over d = l, l + 16, ...; the first
- * tree level L[i] + L[i + 8] is taken as soon as L[i + 8] is complete. */
+/* Keys in lanes (kt[d * ld + j]): for 16 keys at once, lane chain l of
+ * ks_reduce16's input is L[l] = fma over d = l, l + 16, ...; the reduction tree
+ * becomes vector adds, with no shuffles. Up to three queries that share the keys
+ * (query heads of one kv head) go together: each key tile is loaded once for all.
+ * The first tree level L[i] + L[i + 8] is taken as soon as L[i + 8] is complete. */
 KS_AVX512 static KS_INLINE void qk_cols_nq(const int nq, float *const *s, const float *const *q, const float *kt,
                                            int64_t ld, int64_t n_kv, int64_t hd) {
     for (int64_t j = 0; j < n_kv; j += 16) {
@@ -259,6 +194,10 @@ KS_AVX512 static void qk_cols3_avx512(float *const *s, const float *const *q, in
     else qk_cols_nq(1, s, q, kt, ld, n_kv, hd);
 }
 
+KS_AVX512 static void qk_cols_avx512(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd) {
+    qk_cols3_avx512(&s, &q, 1, kt, ld, n_kv, hd);
+}
+
 /* Values transposed (vt[d * ld + j]): for 16 head dims at a time, one register
  * per dim whose lane l sums positions j = l mod 16 in order (the batched
  * order's lanes), sixteen probabilities loaded once per 16 positions; the 16
@@ -286,30 +225,6 @@ KS_AVX512 static void pv_cols_avx512(float *o, const float *p, const float *vt, 
                 acc[i] = _mm512_mask3_fmadd_ps(P, _mm512_maskz_loadu_ps(m, vt + (d0 + i) * ld + j), acc[i], m);
         }
         _mm512_storeu_ps(o + d0, reduce16x16(acc, perm));
-    }
-}
-
-/* o[d] for 16 head dims at a time: sixteen register accumulators, position j -> accumulator j % 16 */
-KS_AVX512 static void pv_rows_avx512(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd) {
-    if (hd % 16) {
-        pv_rows_ref(o, p, vf, ld, n_kv, hd);
-        return;
-    }
-    for (int64_t d = 0; d < hd; d += 16) {
-        __m512 acc[16];
-        for (int u = 0; u < 16; u++) acc[u] = _mm512_setzero_ps();
-        int64_t j = 0;
-        for (; j + 16 <= n_kv; j += 16)
-            for (int u = 0; u < 16; u++)
-                acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(p[j + u]), _mm512_loadu_ps(vf + (j + u) * ld + d), acc[u]);
-        const int rem = (int)(n_kv - j);
-#pragma GCC unroll 16
-        for (int u = 0; u < 16; u++)
-            if (u < rem) acc[u] = _mm512_fmadd_ps(_mm512_set1_ps(p[j + u]), _mm512_loadu_ps(vf + (j + u) * ld + d), acc[u]);
-        __m512 t3[8], t6[4];
-        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(acc[i + 8], acc[i]);
-        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[i + 4], t3[i]);
-        _mm512_storeu_ps(o + d, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
     }
 }
 
@@ -377,8 +292,8 @@ KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t
     }
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_rows_avx512, pv_rows_avx512, qk_cols_avx512, pv_cols_avx512, qk_cols3_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL, NULL, NULL};
+static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_cols_avx512, pv_cols_avx512, qk_cols3_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

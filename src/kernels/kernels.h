@@ -84,14 +84,9 @@ typedef struct ks_attn_kernels {
     const char *name;
     float (*qk)(const float *q, const uint16_t *k, int64_t hd, bool vec);
     void (*pv)(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec);
-    /* batched order over keys/values already widened to float (kf, vf: n_kv rows of
-     * hd values, ld floats apart): s[j] = q.k_j for j < n_kv; o[d] = sum_j p[j] vf[j][d].
-     * NULL when this ISA has none. */
-    void (*qk_rows)(float *s, const float *q, const float *kf, int64_t ld, int64_t n_kv, int64_t hd);
-    void (*pv_rows)(float *o, const float *p, const float *vf, int64_t ld, int64_t n_kv, int64_t hd);
-    /* qk_rows with the keys transposed: kt[d * ld + j] */
+    /* batched order over keys/values widened to float and transposed (kt[d * ld + j]):
+     * s[j] = q.k_j for j < n_kv; o[d] = sum_j p[j] vt[d * ld + j]. NULL when this ISA has none. */
     void (*qk_cols)(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd);
-    /* pv_rows with the values transposed: vt[d * ld + j] */
     void (*pv_cols)(float *o, const float *p, const float *vt, int64_t ld, int64_t n_kv, int64_t hd);
     /* qk_cols for nq <= 3 queries sharing the keys: s[i] = q[i].k_j */
     void (*qk_cols3)(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld, int64_t n_kv,
