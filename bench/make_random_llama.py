@@ -9,7 +9,9 @@ import argparse, os
 import numpy as np
 from gguf import GGUFReader, GGUFWriter, GGUFValueType
 
-SHAPES = {"tinyllama-1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_head_kv=4, n_ff=5632, n_vocab=32000, n_ctx=2048)}
+SHAPES = {"tinyllama-1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_head_kv=4, n_ff=5632, n_vocab=32000, n_ctx=2048),
+          # small, with every row length a multiple of 256 (k-quants apply to every matrix)
+          "small-512": dict(n_embd=512, n_layer=8, n_head=8, n_head_kv=4, n_ff=1536, n_vocab=32000, n_ctx=2048)}
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 

@@ -1,4 +1,4 @@
-/* cmd_quantize.c - `kestrel quantize IN.gguf OUT.gguf TYPE` (TYPE: Q8_0, Q4_0, Q4_1, F16, BF16, F32). */
+/* cmd_quantize.c - `kestrel quantize IN.gguf OUT.gguf TYPE` (TYPE: see ks_quantize_type_names). */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,7 +7,7 @@
 
 int cli_quantize(int argc, char **argv) {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("usage: kestrel quantize IN.gguf OUT.gguf TYPE   (TYPE: Q8_0, Q4_0, Q4_1, F16, BF16, F32)\n");
+        printf("usage: kestrel quantize IN.gguf OUT.gguf TYPE   (TYPE: %s)\n", ks_quantize_type_names());
         return 0;
     }
     if (argc != 4) {
@@ -16,7 +16,7 @@ int cli_quantize(int argc, char **argv) {
     }
     const int type = ks_quantize_type_from_name(argv[3]);
     if (type < 0) {
-        fprintf(stderr, "kestrel quantize: unknown type '%s' (Q8_0, Q4_0, Q4_1, F16, BF16, F32)\n", argv[3]);
+        fprintf(stderr, "kestrel quantize: unknown type '%s' (%s)\n", argv[3], ks_quantize_type_names());
         return 2;
     }
     if (!strcmp(argv[1], argv[2])) {

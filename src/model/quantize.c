@@ -11,44 +11,146 @@
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
 
+/* Targets are llama.cpp's file types (llama_ftype), by llama-quantize's names:
+ * the default tensor type, refined per tensor as llama.cpp's llama_tensor_get_type
+ * does it (without an importance matrix). */
 static const struct {
     const char *name;
-    int type;
-    uint32_t ftype; /* llama.cpp's llama_ftype */
+    uint32_t ftype, type;
 } targets[] = {
-    {"F32", KS_DTYPE_F32, 0}, {"F16", KS_DTYPE_F16, 1},   {"Q4_0", KS_DTYPE_Q4_0, 2},
-    {"Q4_1", KS_DTYPE_Q4_1, 3}, {"Q8_0", KS_DTYPE_Q8_0, 7}, {"BF16", KS_DTYPE_BF16, 32},
+    {"F32", 0, KS_DTYPE_F32},     {"F16", 1, KS_DTYPE_F16},     {"Q4_0", 2, KS_DTYPE_Q4_0},
+    {"Q4_1", 3, KS_DTYPE_Q4_1},   {"Q8_0", 7, KS_DTYPE_Q8_0},   {"Q5_0", 8, KS_DTYPE_Q5_0},
+    {"Q4_K_M", 15, KS_DTYPE_Q4_K}, {"Q4_K", 15, KS_DTYPE_Q4_K}, {"Q6_K", 18, KS_DTYPE_Q6_K},
+    {"BF16", 32, KS_DTYPE_BF16},
 };
+#define FTYPE_Q4_K_M 15
+#define N_TARGETS (sizeof targets / sizeof targets[0])
 
 int ks_quantize_type_from_name(const char *name) {
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
-        if (!strcasecmp(name, targets[i].name)) return targets[i].type;
+    for (size_t i = 0; i < N_TARGETS; i++)
+        if (!strcasecmp(name, targets[i].name)) return (int)targets[i].ftype;
     return -1;
 }
 
-static uint32_t ftype_of(int type) {
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
-        if (targets[i].type == type) return targets[i].ftype;
-    return 0;
+const char *ks_quantize_type_names(void) { return "Q8_0, Q6_K, Q5_0, Q4_K_M (= Q4_K), Q4_1, Q4_0, F16, BF16, F32"; }
+
+static int target_index(int ftype) {
+    for (size_t i = 0; i < N_TARGETS; i++)
+        if ((int)targets[i].ftype == ftype) return (int)i;
+    return -1;
 }
 
+/* per-file state of the type choice (llama.cpp's quantize_state_impl) */
+typedef struct choice {
+    const gguf_ctx *g;
+    uint32_t ftype, base; /* file type and its default tensor type */
+    bool tied;            /* no output.weight: token_embd is the output too */
+    int n_attn_v, n_layer;
+} choice;
+
+static bool str_has(gguf_str s, const char *sub) {
+    const size_t n = strlen(sub);
+    for (size_t i = 0; i + n <= s.len; i++)
+        if (!memcmp(s.ptr + i, sub, n)) return true;
+    return false;
+}
+
+static bool ends_with(gguf_str s, const char *suf) {
+    const size_t n = strlen(suf);
+    return s.len >= n && !memcmp(s.ptr + s.len - n, suf, n);
+}
+
+static bool is_attn_v(gguf_str n) {
+    return str_has(n, "attn_v.weight") || str_has(n, "attn_qkv.weight") || str_has(n, "attn_kv_b.weight");
+}
+static bool is_ffn_down(gguf_str n) {
+    return !is_attn_v(n) && !str_has(n, "attn_k.weight") && !str_has(n, "attn_q.weight") &&
+           !str_has(n, "attn_output.weight") && !str_has(n, "ffn_up") && !str_has(n, "ffn_gate") && str_has(n, "ffn_down");
+}
+
+/* llama.cpp visits tensors ordered by layer ("blk.N."), then by name: its per-category
+ * counters are ranks in that order, whatever the file's order */
+static int layer_of(gguf_str n) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.*s", (int)(n.len < 31 ? n.len : 31), n.ptr);
+    int l = -1;
+    return sscanf(buf, "blk.%d.", &l) == 1 ? l : -1;
+}
+static bool visits_before(gguf_str a, gguf_str b) {
+    const int la = layer_of(a), lb = layer_of(b);
+    if (la != lb) return la < lb;
+    const int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
+    return c < 0 || (c == 0 && a.len < b.len);
+}
+static int rank_of(const choice *c, gguf_str n, bool (*same_kind)(gguf_str)) {
+    int r = 0;
+    for (uint64_t i = 0; i < c->g->n_tensors; i++)
+        if (c->g->tensors[i].n_dims >= 2 && same_kind(c->g->tensors[i].name) && visits_before(c->g->tensors[i].name, n)) r++;
+    return r;
+}
+
+static void choice_init(choice *c, const gguf_ctx *g, int ftype) {
+    memset(c, 0, sizeof *c);
+    c->g = g;
+    c->ftype = (uint32_t)ftype;
+    c->base = targets[target_index(ftype)].type;
+    c->tied = true;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_str n = g->tensors[i].name;
+        if (gguf_str_eq(n, "output.weight")) c->tied = false;
+        if (is_attn_v(n)) c->n_attn_v++;
+        if (str_has(n, "ffn_down")) c->n_layer++; /* fallback if the block count is missing */
+    }
+    gguf_str arch;
+    char key[160];
+    uint64_t n_layer;
+    if (gguf_get_str(g, "general.architecture", &arch, NULL) == KS_OK && arch.len < 100) {
+        snprintf(key, sizeof key, "%.*s.block_count", (int)arch.len, arch.ptr);
+        if (gguf_get_u64(g, key, &n_layer, NULL) == KS_OK && n_layer < 100000) c->n_layer = (int)n_layer;
+    }
+}
+
+static bool is_quantized(uint32_t type) {
+    return type != KS_DTYPE_F32 && type != KS_DTYPE_F16 && type != KS_DTYPE_BF16;
+}
+
+/* llama.cpp's use_more_bits: the first and last eighth of the layers, and every third between */
+static bool more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
 /* the type tensor t gets in the output */
-static uint32_t out_type(const gguf_tensor_info *t, int target) {
+static uint32_t out_type(const choice *c, const gguf_tensor_info *t) {
     if (t->n_dims < 2) return KS_DTYPE_F32;
-    const bool four_bit = target == KS_DTYPE_Q4_0 || target == KS_DTYPE_Q4_1;
-    if (four_bit && (gguf_str_eq(t->name, "token_embd.weight") || gguf_str_eq(t->name, "output.weight")))
-        return KS_DTYPE_Q8_0;
-    const ks_dtype_traits *tt = ks_dtype_get((uint32_t)target);
-    if (t->ne[0] % tt->block_size) return KS_DTYPE_F16; /* rows that do not fill blocks */
-    return (uint32_t)target;
+    const gguf_str n = t->name;
+    if (!ends_with(n, "weight") || str_has(n, "_norm.weight") || !is_quantized(c->base)) return c->base;
+    const int64_t nx = t->ne[0];
+    uint32_t type = c->base;
+    if (gguf_str_eq(n, "output.weight") || (c->tied && gguf_str_eq(n, "token_embd.weight"))) {
+        if (nx % ks_dtype_get(type)->block_size) type = KS_DTYPE_Q8_0;
+        else if (type != KS_DTYPE_Q8_0) type = KS_DTYPE_Q6_K;
+    } else if (gguf_str_eq(n, "token_embd.weight")) {
+        /* the default type */
+    } else if (is_attn_v(n)) {
+        if (c->ftype == FTYPE_Q4_K_M && more_bits(rank_of(c, n, is_attn_v), c->n_attn_v)) type = KS_DTYPE_Q6_K;
+    } else if (is_ffn_down(n)) {
+        if (c->ftype == FTYPE_Q4_K_M && more_bits(rank_of(c, n, is_ffn_down), c->n_layer)) type = KS_DTYPE_Q6_K;
+    }
+    /* rows that do not fill this type's blocks: llama.cpp's fallbacks */
+    if (nx % ks_dtype_get(type)->block_size) {
+        if (type == KS_DTYPE_Q4_K) type = KS_DTYPE_Q5_0;
+        else if (type == KS_DTYPE_Q6_K) type = KS_DTYPE_Q8_0;
+        if (nx % ks_dtype_get(type)->block_size) type = KS_DTYPE_F16;
+    }
+    return type;
 }
 
 /* bytes of all output tensors: the writer holds every converted tensor until it writes the file */
-static double out_bytes_total(const gguf_ctx *g, int target) {
+static double out_bytes_total(const gguf_ctx *g, int ftype) {
+    choice c;
+    choice_init(&c, g, ftype);
     double total = 0;
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor_info *t = &g->tensors[i];
-        total += (double)ks_dtype_row_bytes(out_type(t, target), t->ne[0]) * (double)(t->ne[1] * t->ne[2] * t->ne[3]);
+        total += (double)ks_dtype_row_bytes(out_type(&c, t), t->ne[0]) * (double)(t->ne[1] * t->ne[2] * t->ne[3]);
     }
     return total;
 }
@@ -56,8 +158,8 @@ static double out_bytes_total(const gguf_ctx *g, int target) {
 ks_status ks_quantize_file(const char *in_path, const char *out_path, int target, ks_quantize_stats *stats,
                            ks_err *err) {
     ks_quantize_stats st0 = {0};
-    if (!ks_dtype_get((uint32_t)target) || (!ftype_of(target) && target != KS_DTYPE_F32))
-        return ks_err_set(err, KS_ERR_INVALID_ARG, "quantize: unsupported target type %d", target);
+    if (target_index(target) < 0)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "quantize: unsupported target file type %d", target);
     gguf_ctx *g = NULL;
     ks_status st = gguf_open_file(in_path, &g, err);
     if (st) return st;
@@ -77,11 +179,13 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
     }
     for (uint64_t i = 0; i < g->n_kv && !st; i++)
         if (!gguf_str_eq(g->kv[i].key, "general.file_type")) st = gguf_writer_copy_kv(w, &g->kv[i]);
-    if (!st) st = gguf_writer_set_u32(w, "general.file_type", ftype_of(target));
+    if (!st) st = gguf_writer_set_u32(w, "general.file_type", (uint32_t)target);
     if (st) {
         st = ks_err_set(err, st, "quantize: out of memory copying metadata");
         goto done;
     }
+    choice ch;
+    choice_init(&ch, g, target);
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor_info *t = &g->tensors[i];
         char name[256];
@@ -92,7 +196,7 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
                             src->name);
             goto done;
         }
-        const uint32_t ot = out_type(t, target);
+        const uint32_t ot = out_type(&ch, t);
         const ks_dtype_traits *dst = ks_dtype_get(ot);
         const int64_t ne0 = t->ne[0], rows = t->ne[1] * t->ne[2] * t->ne[3];
         const int64_t in_rb = ks_dtype_row_bytes(t->type, ne0), out_rb = ks_dtype_row_bytes(ot, ne0);

@@ -66,4 +66,41 @@ _Static_assert(sizeof(ks_block_q4_0) == 18, "q4_0 block");
 _Static_assert(sizeof(ks_block_q4_1) == 20, "q4_1 block");
 _Static_assert(sizeof(ks_block_q8_0) == 34, "q8_0 block");
 _Static_assert(sizeof(ks_block_q8_1) == 36, "q8_1 block");
+
+/* 5-bit with a per-block scale: value = d * (q - 16), q = low nibble | bit j of qh << 4 */
+#define QK5_0 32
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } ks_block_q5_0;
+_Static_assert(sizeof(ks_block_q5_0) == 22, "q5_0 block");
+
+/* k-quants: super-blocks of 256 (ggml's QK_K) */
+#define QK_K 256
+/* 8 sub-blocks of 32, 6-bit scale and min each (packed in scales[12]):
+ * value = d * sc * q - dmin * m */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[QK_K / 2]; } ks_block_q4_K;
+/* 16 sub-blocks of 16 with int8 scales: value = d * sc * (q - 32), q 6-bit */
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } ks_block_q6_K;
+/* activations for k-quant dot products: float scale, bsums = sums of 16 codes */
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } ks_block_q8_K;
+_Static_assert(sizeof(ks_block_q4_K) == 144, "q4_K block");
+_Static_assert(sizeof(ks_block_q6_K) == 210, "q6_K block");
+_Static_assert(sizeof(ks_block_q8_K) == 292, "q8_K block");
+
+/* ggml's reference quantizers / dequantizers for these (quant_k.c); n a multiple of the block */
+void ks_q5_0_from_float(const float *x, void *dst, int64_t n);
+void ks_q5_0_to_float(const void *src, float *y, int64_t n);
+void ks_q4_K_from_float(const float *x, void *dst, int64_t n);
+void ks_q4_K_to_float(const void *src, float *y, int64_t n);
+void ks_q6_K_from_float(const float *x, void *dst, int64_t n);
+void ks_q6_K_to_float(const void *src, float *y, int64_t n);
+void ks_q8_K_from_float(const float *x, void *dst, int64_t n);
+void ks_q8_K_to_float(const void *src, float *y, int64_t n);
+/* scale and min of sub-block j (0..7) of a q4_K block */
+static inline void ks_q4_K_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63, *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
 #endif

@@ -70,6 +70,64 @@ static void test_roundtrip(uint32_t type, float bound_in_steps) {
     CHECK(worst <= bound_in_steps, "%s: worst error %.4f steps > %.4f", t->name, worst, bound_in_steps);
 }
 
+/* k-quants and Q5_0: worst |x - dq(q(x))| over sub-blocks, in units of the
+ * sub-block's own step (Q5_0: amax/16 over 32; Q6_K: amax/32 over 16; Q4_K:
+ * range/15 over 32, where range = max - min(min, 0)); returns the worst */
+static float subblock_error(uint32_t type, int sub, float levels, bool asym, const float *x, int n) {
+    const ks_dtype_traits *t = ks_dtype_get(type);
+    static float y[8192];
+    static uint8_t q[8192 * 2];
+    t->from_float(x, q, n);
+    t->to_float(q, y, n);
+    float worst = 0;
+    for (int b = 0; b < n / sub; b++) {
+        float mn = 0, mx = -INFINITY, amax = 0;
+        for (int j = 0; j < sub; j++) {
+            float v = x[b * sub + j];
+            mn = fminf(mn, v), mx = fmaxf(mx, v), amax = fmaxf(amax, fabsf(v));
+        }
+        const float step = asym ? (mx - mn) / levels : amax / levels;
+        for (int j = 0; j < sub; j++) {
+            float e = fabsf(x[b * sub + j] - y[b * sub + j]) / step;
+            if (e > worst) worst = e;
+        }
+    }
+    return worst;
+}
+
+static void test_kquants(void) {
+    enum { N = 256 * 24 };
+    static float x[N];
+    /* sub-blocks of different magnitudes within one super-block, and some offset ones */
+    for (int i = 0; i < N; i++) x[i] = frand() * (1 + (i / 32) % 7) + ((i / 256) % 3 == 1 ? 2.0f : 0.0f);
+    const float e50 = subblock_error(KS_DTYPE_Q5_0, 32, 16, false, x, N);
+    const float e6 = subblock_error(KS_DTYPE_Q6_K, 16, 32, false, x, N);
+    const float e4 = subblock_error(KS_DTYPE_Q4_K, 32, 15, true, x, N);
+    fprintf(stderr, "worst error in sub-block steps: Q5_0 %.3f, Q6_K %.3f, Q4_K %.3f\n", e50, e6, e4);
+    /* Q5_0 as Q4_0: half a step, one step where the +16 end clips */
+    CHECK(e50 <= 1.01f, "Q5_0: worst error %.4f steps", e50);
+    /* Q6_K / Q4_K: the sub-block scales are themselves quantized (8 / 6 bits relative to the
+     * super-block's largest) and chosen by a weighted search, so an element can sit up to
+     * about one step from its value; beyond 1.5 steps the format is broken */
+    CHECK(e6 <= 1.5f, "Q6_K: worst error %.4f steps", e6);
+    CHECK(e4 <= 1.5f, "Q4_K: worst error %.4f steps", e4);
+    /* all-zero and constant super-blocks come back exactly */
+    static float z[512], zy[512];
+    static uint8_t zq[512 * 2];
+    for (int i = 0; i < 512; i++) z[i] = i < 256 ? 0.0f : 0.75f;
+    const uint32_t kt[] = {KS_DTYPE_Q4_K, KS_DTYPE_Q6_K, KS_DTYPE_Q8_K};
+    for (int k = 0; k < 3; k++) {
+        ks_dtype_get(kt[k])->from_float(z, zq, 512);
+        ks_dtype_get(kt[k])->to_float(zq, zy, 512);
+        float e = 0;
+        for (int i = 0; i < 512; i++) e = fmaxf(e, fabsf(zy[i] - z[i]));
+        CHECK(e < 1e-3f, "%s: zero/constant super-blocks off by %g", ks_dtype_get(kt[k])->name, e);
+    }
+    CHECK(ks_dtype_row_bytes(KS_DTYPE_Q4_K, 512) == 288 && ks_dtype_row_bytes(KS_DTYPE_Q6_K, 256) == 210 &&
+              ks_dtype_row_bytes(KS_DTYPE_Q4_K, 576) == -1,
+          "k-quant row bytes");
+}
+
 /* row converters (F16C when present) equal the scalar ones */
 static void test_rows(void) {
     enum { N = 1003 };
@@ -99,5 +157,6 @@ int main(void) {
     test_roundtrip(KS_DTYPE_Q8_1, 0.5f + 127.0f / 2048);
     test_roundtrip(KS_DTYPE_Q4_1, 0.52f);
     test_roundtrip(KS_DTYPE_Q4_0, 1.01f);
+    test_kquants();
     TEST_DONE();
 }

@@ -17,7 +17,10 @@ static float frand(void) {
     return (float)((rs >> 40) & 0xffffff) / 8388608.0f - 1.0f;
 }
 
-static const uint32_t types[] = {KS_DTYPE_F32, KS_DTYPE_F16, KS_DTYPE_BF16, KS_DTYPE_Q4_0, KS_DTYPE_Q4_1, KS_DTYPE_Q8_0};
+static const uint32_t types[] = {KS_DTYPE_F32,  KS_DTYPE_F16,  KS_DTYPE_BF16, KS_DTYPE_Q4_0, KS_DTYPE_Q4_1,
+                                 KS_DTYPE_Q8_0, KS_DTYPE_Q5_0, KS_DTYPE_Q4_K, KS_DTYPE_Q6_K};
+/* types whose reference spells out the SIMD kernel's lane order: results must be identical */
+static bool lane_exact(uint32_t t) { return t == KS_DTYPE_Q5_0 || t == KS_DTYPE_Q4_K || t == KS_DTYPE_Q6_K; }
 
 static void test_vec_dot(uint32_t type, int64_t n) {
     const ks_matmul_traits *fast = ks_matmul_get(type), *ref = ks_matmul_get_ref(type);
@@ -43,6 +46,8 @@ static void test_vec_dot(uint32_t type, int64_t n) {
         free(wd), free(xd);
         double e = fabs((double)a - b) / (mag + 1e-30);
         if (e > worst) worst = e;
+        if (lane_exact(type))
+            CHECK(memcmp(&a, &b, 4) == 0, "%s n=%lld: fast %.9g != lane-order reference %.9g", wt->name, (long long)n, a, b);
     }
     CHECK(worst < 1e-5, "%s n=%lld: fast vs ref relative error %.3g", wt->name, (long long)n, worst);
     { /* the activation converter of the fast table produces the reference's bytes */
@@ -363,13 +368,16 @@ int main(void) {
     fprintf(stderr, "kernels: %s\n", ks_kernels_isa());
     const int64_t sizes_q[] = {32, 64, 96, 544, 576, 1536, 4128};
     const int64_t sizes_f[] = {1, 7, 15, 16, 33, 100, 577, 1000};
+    const int64_t sizes_k[] = {256, 512, 1536, 2304, 5632};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         int64_t bs = ks_dtype_get(types[t])->block_size;
-        const int64_t *sz = bs > 1 ? sizes_q : sizes_f;
-        size_t nsz = bs > 1 ? sizeof sizes_q / sizeof *sizes_q : sizeof sizes_f / sizeof *sizes_f;
+        const int64_t *sz = bs == 256 ? sizes_k : bs > 1 ? sizes_q : sizes_f;
+        size_t nsz = bs == 256 ? sizeof sizes_k / sizeof *sizes_k
+                     : bs > 1  ? sizeof sizes_q / sizeof *sizes_q
+                               : sizeof sizes_f / sizeof *sizes_f;
         for (size_t i = 0; i < nsz; i++) test_vec_dot(types[t], sz[i]);
-        test_matmul(types[t], bs > 1 ? 96 : 33, 17, 1);
-        test_matmul(types[t], bs > 1 ? 576 : 100, 31, 5);
+        test_matmul(types[t], bs == 256 ? 256 : bs > 1 ? 96 : 33, 17, 1);
+        test_matmul(types[t], bs == 256 ? 1536 : bs > 1 ? 576 : 100, 31, 5);
     }
     const int64_t pk[][3] = {{32, 16, 1}, {96, 48, 3}, {576, 64, 9}, {2048, 32, 17}, {1536, 192, 1}, {64, 16, 8}};
     for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++) {
