@@ -11,6 +11,10 @@ Tolerances (docs/NUMERICS.md, "The fast kernels keep these orders"):
   an 8-lane order for Q8_0), so the model's rounding noise shows: allowed llama.cpp's own
   batched-vs-sequential disagreement on this model (1.0; 2.0 for tokens below p = 1e-4), and
   the same top-1 wherever llama.cpp's top-2 margin exceeds 0.25.
+- Q6_K and Q4_K_M (k-quants; on SmolLM2's 576-wide rows mostly their Q8_0 / Q5_0 fallbacks),
+  with KS_REPACK=0: Kestrel's k-quant dot products are ggml's AVX2 ones bit for bit, so the
+  goldens come from llama.cpp's row-kernel path (no repacking, micro-batches of 7: below the
+  8 rows where its "tiled" k-quant GEMM takes over) and the tolerance is 1e-4.
 Only CPUs with AVX-512 VNNI and AVX2 run these orders (the kernel string of `kestrel
 generate` says "avx512-vnni+avx2+fma"); elsewhere every variant is held to the noise-floor
 tier (1.0 / 2.0, near-ties 0.25), which was not measured here."""
@@ -66,4 +70,7 @@ with tempfile.TemporaryDirectory() as tmp:
         print("%s%s: max top-10 logprob diff vs llama.cpp %.2e (allowed %g)" % (v, " KS_REPACK=0" if env else "", w, tol))
     w = compare(paths["Q8_0"], g["variants"]["Q8_0"], 1.0, 2.0, 0.25)
     print("Q8_0 packed: max top-10 logprob diff vs llama.cpp %.3f (allowed 1.0 / 2.0 rare)" % w)
+    for v in ("Q6_K", "Q4_K_M"):
+        w = compare(paths[v], g["variants"][v], 1e-4, 1e-4, 1e-4, {"KS_REPACK": "0"})
+        print("%s KS_REPACK=0: max top-10 logprob diff vs llama.cpp's row kernels %.2e (allowed 1e-4)" % (v, w))
 done()

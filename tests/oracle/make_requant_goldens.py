@@ -5,6 +5,9 @@ them in cache/models; the quantized tensors are byte-identical to llama.cpp's qu
 tests/data/quantize-check.txt). For each variant: top-10 log-probabilities at every position
 of six of the oracle prompts, from llama-cpp-python with its defaults (weight repacking on,
 flash attention off as in make_goldens.py), batch 512.
+The k-quant variants (Q6_K, Q4_K_M) are taken from llama.cpp's row-kernel path, the one it
+uses to generate: weight repacking off (use_extra_bufts = False) and micro-batches of 7
+(its "tiled" k-quant GEMM, with its own activation handling, starts at 8 rows).
 Writes tests/data/smollm2-requant-logits.json. Usage: python tests/oracle/make_requant_goldens.py"""
 import json, os, sys
 import numpy as np
@@ -17,17 +20,29 @@ from make_goldens import log_softmax
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODELS = os.path.join(ROOT, "cache", "models")
-VARIANTS = ["F16", "Q8_0", "Q4_0"]
+VARIANTS = ["F16", "Q8_0", "Q4_0", "Q6_K", "Q4_K_M"]
 PROMPTS = LOGIT_PROMPTS[:6]
+
+
+default_params = llama_cpp.llama_model_default_params
+
+
+def row_kernels():
+    p = default_params()
+    p.use_extra_bufts = False  # no weight repacking
+    return p
 
 
 def main():
     out = {"llama_cpp_python": llama_cpp.__version__, "source": "SmolLM2-135M-Instruct.Q4_1.gguf -> F32 -> variant",
+           "k_quants": "Q6_K, Q4_K_M: use_extra_bufts=False, n_ubatch=7 (row kernels)",
            "variants": {}}
     for v in VARIANTS:
         path = os.path.join(MODELS, "smollm2-%s.gguf" % v.lower())
-        llm = Llama(path, n_ctx=512, n_threads=2, logits_all=True, verbose=False, seed=0, n_batch=512, n_ubatch=512,
-                    flash_attn=False)
+        kq = v in ("Q6_K", "Q4_K_M")
+        llama_cpp.llama.llama_cpp.llama_model_default_params = row_kernels if kq else default_params
+        llm = Llama(path, n_ctx=512, n_threads=2, logits_all=True, verbose=False, seed=0, n_batch=512,
+                    n_ubatch=7 if kq else 512, flash_attn=False)
         rows = []
         for p in PROMPTS:
             ids = llm.tokenize(p.encode("utf-8"), add_bos=False, special=True)
