@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(build-essential cmake pkg-config libpcre2-dev python3 python3-venv python3-pip ca-certificates clang libclang-rt-14-dev)
+pkgs=(build-essential cmake pkg-config libpcre2-dev libcjson-dev python3 python3-venv python3-pip ca-certificates clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
