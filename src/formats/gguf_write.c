@@ -1,6 +1,7 @@
 /* gguf_write.c - GGUF v3 writer. Metadata values are serialised into owned byte
- * blobs as they are set; tensor data is borrowed until gguf_writer_write, which
- * writes PATH.tmp and renames it over PATH, so a failed write loses nothing. */
+ * blobs as they are set; tensor data is borrowed until gguf_writer_write (or
+ * produced then, chunk by chunk, by a fill callback), which writes PATH.tmp and
+ * renames it over PATH, so a failed write loses nothing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,11 @@ typedef struct wtensor {
     char *name;
     uint32_t type, n_dims;
     int64_t ne[GGUF_MAX_DIMS];
-    const void *data;
+    const void *data; /* borrowed; NULL for a fill tensor */
+    gguf_fill_fn fill;
+    void *user;
     uint64_t nbytes;
+    int64_t row_bytes, n_rows;
 } wtensor;
 
 struct gguf_writer {
@@ -151,8 +155,9 @@ ks_status gguf_writer_copy_kv(gguf_writer *w, const gguf_kv *kv) {
     return b && put_u32(b, kv->value.type) && put_value(b, &kv->value) ? KS_OK : KS_ERR_NOMEM;
 }
 
-ks_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t ggml_type, uint32_t n_dims,
-                                 const int64_t *ne, const void *data, uint64_t nbytes, ks_err *err) {
+/* checks shape and name, appends the entry; t carries data or fill, nbytes < 0: computed */
+static ks_status add_tensor(gguf_writer *w, const char *name, uint32_t ggml_type, uint32_t n_dims, const int64_t *ne,
+                            wtensor t, int64_t nbytes, ks_err *err) {
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
         return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': n_dims %u", name, n_dims);
     int64_t rows = 1;
@@ -162,23 +167,50 @@ ks_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t ggml
         rows *= ne[d];
     }
     const int64_t rb = ks_dtype_row_bytes(ggml_type, ne[0]);
-    if (rb < 0 || (rows && rb > INT64_MAX / rows) || (uint64_t)(rb * rows) != nbytes)
-        return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': %llu bytes do not match its type and shape",
-                          name, (unsigned long long)nbytes);
+    if (rb < 0 || (rows && rb > INT64_MAX / rows) || (nbytes >= 0 && rb * rows != nbytes))
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': %lld bytes do not match its type and shape",
+                          name, (long long)nbytes);
     for (size_t i = 0; i < w->n_t; i++)
         if (!strcmp(w->t[i].name, name))
             return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: duplicate tensor '%s'", name);
     if (w->n_t == w->cap_t) {
         size_t cap = w->cap_t ? w->cap_t * 2 : 64;
-        wtensor *t = realloc(w->t, cap * sizeof *t);
-        if (!t) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-        w->t = t, w->cap_t = cap;
+        wtensor *nt = realloc(w->t, cap * sizeof *nt);
+        if (!nt) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+        w->t = nt, w->cap_t = cap;
     }
-    wtensor t = {.name = strdup(name), .type = ggml_type, .n_dims = n_dims, .data = data, .nbytes = nbytes};
+    t.name = strdup(name), t.type = ggml_type, t.n_dims = n_dims;
+    t.nbytes = (uint64_t)(rb * rows), t.row_bytes = rb, t.n_rows = rows;
     if (!t.name) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
     w->t[w->n_t++] = t;
     return KS_OK;
+}
+
+ks_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t ggml_type, uint32_t n_dims,
+                                 const int64_t *ne, const void *data, uint64_t nbytes, ks_err *err) {
+    if (nbytes > INT64_MAX)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': %llu bytes", name, (unsigned long long)nbytes);
+    return add_tensor(w, name, ggml_type, n_dims, ne, (wtensor){.data = data}, (int64_t)nbytes, err);
+}
+
+ks_status gguf_writer_add_tensor_fill(gguf_writer *w, const char *name, uint32_t ggml_type, uint32_t n_dims,
+                                      const int64_t *ne, gguf_fill_fn fill, void *user, ks_err *err) {
+    if (!fill) return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: tensor '%s': no fill function", name);
+    return add_tensor(w, name, ggml_type, n_dims, ne, (wtensor){.fill = fill, .user = user}, -1, err);
+}
+
+/* writes a fill tensor's bytes through buf (cap bytes, at least one row); false on a
+ * write error, *st set when fill fails */
+static bool write_filled(FILE *f, const wtensor *t, uint8_t *buf, size_t cap, ks_status *st, ks_err *err) {
+    int64_t per = t->row_bytes ? (int64_t)(cap / (size_t)t->row_bytes) : t->n_rows;
+    if (per < 1) per = 1; /* cap holds at least one row (gguf_writer_write) */
+    for (int64_t r = 0; r < t->n_rows; r += per) {
+        const int64_t n = t->n_rows - r < per ? t->n_rows - r : per;
+        if ((*st = t->fill(t->user, r, n, buf, err))) return false;
+        if (fwrite(buf, 1, (size_t)(n * t->row_bytes), f) != (size_t)(n * t->row_bytes)) return false;
+    }
+    return true;
 }
 
 static uint64_t alignment_of(const gguf_writer *w) {
@@ -235,17 +267,34 @@ ks_status gguf_writer_write(gguf_writer *w, const char *path, ks_err *err) {
         st = ks_err_set(err, KS_ERR_IO, "%s: cannot create", tmp);
         goto out;
     }
+    /* one chunk buffer for the fill tensors: GGUF_FILL_CHUNK, or the largest row above it */
+    size_t cap = 0;
+    for (size_t i = 0; i < w->n_t; i++)
+        if (w->t[i].fill) {
+            size_t need = (size_t)w->t[i].row_bytes > GGUF_FILL_CHUNK ? (size_t)w->t[i].row_bytes : GGUF_FILL_CHUNK;
+            if ((uint64_t)need > w->t[i].nbytes) need = (size_t)w->t[i].nbytes;
+            if (need > cap) cap = need;
+        }
+    uint8_t *buf = cap ? malloc(cap) : NULL;
+    if (cap && !buf) {
+        fclose(f);
+        remove(tmp);
+        st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     uint64_t pos = h.n;
     ok = fwrite(h.p, 1, h.n, f) == h.n && pad(f, &pos, align);
     for (size_t i = 0; ok && i < w->n_t; i++) {
-        ok = fwrite(w->t[i].data, 1, (size_t)w->t[i].nbytes, f) == w->t[i].nbytes;
-        pos += w->t[i].nbytes;
+        const wtensor *t = &w->t[i];
+        ok = t->fill ? write_filled(f, t, buf, cap, &st, err) : fwrite(t->data, 1, (size_t)t->nbytes, f) == t->nbytes;
+        pos += t->nbytes;
         ok = ok && pad(f, &pos, align);
     }
+    free(buf);
     if (fclose(f) != 0) ok = false;
     if (!ok || rename(tmp, path) != 0) {
         remove(tmp);
-        st = ks_err_set(err, KS_ERR_IO, "%s: write failed", path);
+        if (!st) st = ks_err_set(err, KS_ERR_IO, "%s: write failed", path);
     }
 out:
     free(tmp);
