@@ -13,6 +13,7 @@ int cli_logits(int argc, char **argv);
 int cli_perplexity(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_convert(int argc, char **argv);
 
 typedef struct cli_opts {
     const char *model, *tokenizer, *prompt, *file, *system, *ids, *out;
@@ -28,6 +29,9 @@ typedef struct cli_opts {
 int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o);
 /* Prints "kestrel: <msg>" on stderr (one line) and returns 1. */
 int cli_fail(const ks_err *err);
+struct ks_hf_convert_stats;
+/* Prints the one-line summary of a Hugging Face conversion (cmd_convert.c). */
+void cli_report_convert(const char *dir, const char *out, const struct ks_hf_convert_stats *st);
 /* Loads the model named by o (prints the error itself; NULL on failure). */
 ks_model *cli_load_model(const cli_opts *o);
 #endif
