@@ -105,7 +105,7 @@ bool hf_json_int(const cJSON *obj, const char *key, int64_t *out) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!cJSON_IsNumber(j)) return false;
     const double v = j->valuedouble;
-    if (!(fabs(v) <= 9007199254740992.0) || floor(v) != v) return false;
+    if (!(fabs(v) < 9007199254740992.0) || floor(v) != v) return false;
     *out = (int64_t)v;
     return true;
 }

@@ -22,7 +22,7 @@ ks_status hf_read_text(const char *dir, const char *name, char **out, size_t *le
  * KS_ERR_FORMAT naming the file and byte offset. */
 ks_status hf_json_load(const char *dir, const char *name, bool required, cJSON **out, ks_err *err);
 
-/* value of key if it is a JSON integer in [INT64_MIN/2, INT64_MAX/2] (2^53 exact) */
+/* value of key if it is a JSON integer of magnitude below 2^53 (exact in a double) */
 bool hf_json_int(const cJSON *obj, const char *key, int64_t *out);
 /* a string value (borrowed), or NULL */
 const char *hf_json_str(const cJSON *obj, const char *key);

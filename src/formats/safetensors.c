@@ -4,8 +4,8 @@
  * The JSON is parsed from a NUL-terminated copy of the header, so cJSON never
  * sees the mapping; tensor and metadata strings point into the parsed tree,
  * which the context owns. Numbers in the header are JSON numbers (doubles in
- * cJSON): every size and offset must be an integer in [0, 2^53], which covers
- * any file that exists.
+ * cJSON): every size and offset must be an integer in [0, 2^53), which covers
+ * any file that exists (2^53 itself is refused: 2^53 + 1 parses as it).
  */
 #include "formats/safetensors.h"
 
@@ -61,11 +61,11 @@ static uint64_t le64(const uint8_t *p) {
     return v;
 }
 
-/* a JSON number that is an integer in [0, 2^53] */
+/* a JSON number that is an integer in [0, 2^53) */
 static bool json_uint(const cJSON *j, uint64_t *out) {
     if (!cJSON_IsNumber(j)) return false;
     const double v = j->valuedouble;
-    if (!(v >= 0.0 && v <= 9007199254740992.0) || floor(v) != v) return false;
+    if (!(v >= 0.0 && v < 9007199254740992.0) || floor(v) != v) return false; /* below 2^53: exact */
     *out = (uint64_t)v;
     return true;
 }
@@ -142,7 +142,7 @@ static ks_status parse_entry(st_tensor *t, const cJSON *e, uint64_t data_size, c
                           label, nm, (unsigned long long)b, (unsigned long long)en);
     if (en > data_size)
         return ks_err_set(err, KS_ERR_TRUNCATED,
-                          "safetensors: %s: tensor '%.200s' data [%llu, %llu) extends past the end of the file (data section %llu bytes)",
+                          "safetensors: %s: truncated: tensor '%.200s' data [%llu, %llu) extends past the end of the file (data section %llu bytes)",
                           label, nm, (unsigned long long)b, (unsigned long long)en, (unsigned long long)data_size);
     const size_t es = dtypes[k].size;
     if ((uint64_t)t->n_elem > UINT64_MAX / es || (uint64_t)t->n_elem * es != en - b)
