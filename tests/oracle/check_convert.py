@@ -5,6 +5,9 @@ same metadata keys and values, same tensor names, shapes, types and bytes, per -
 Needs the environment of tests/oracle/requirements-hf.txt plus a llama.cpp source tree (its
 convert_hf_to_gguf.py and gguf-py/), e.g. the one vendored in the llama-cpp-python sdist:
     cache/hfvenv/bin/python tests/oracle/check_convert.py LLAMA_CPP_DIR [HF_DIR] [--outtype f32 ...]
+        [--golden tests/data/hf-tiny-llama-lcpp.json]
+--golden records the size and SHA-256 of llama.cpp's file per --outtype (and whether Kestrel's
+was byte-identical), so tests/e2e/test_hf_convert.py can check Kestrel against it with numpy only.
 
 llama.cpp names the pre-tokenizer by hashing a tokenization and refuses tokenizers it has not
 seen (a tokenizer trained for a test is never in its table); this script then passes it the name
@@ -12,7 +15,7 @@ Kestrel derived from tokenizer.json, so that everything else is compared. genera
 keys that llama.cpp guesses from the folder name and model card (name, basename, finetune,
 size_label, ...) are listed but not counted as differences when only one side has them.
 """
-import argparse, os, subprocess, sys, tempfile
+import argparse, hashlib, json, os, subprocess, sys, tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KESTREL = os.environ.get("KS_BIN", os.path.join(ROOT, "build", "kestrel"))
@@ -94,9 +97,11 @@ def main():
     ap.add_argument("hf_dir", nargs="?", default=os.path.join(ROOT, "tests", "data", "hf-tiny-llama"))
     ap.add_argument("--outtype", action="append")
     ap.add_argument("--keep", help="directory to keep the GGUFs in")
+    ap.add_argument("--golden", help="write llama.cpp's file sizes and SHA-256 here (JSON)")
     a = ap.parse_args()
     sys.path.insert(0, os.path.join(a.llama_cpp_dir, "gguf-py"))
     total = 0
+    golden = {"llama_cpp": "/".join(os.path.abspath(a.llama_cpp_dir).split("/")[-3:]), "hf_dir": os.path.relpath(a.hf_dir, ROOT), "outtypes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = a.keep or tmp
         for ot in a.outtype or ["f32", "f16", "bf16", "q8_0"]:
@@ -112,7 +117,14 @@ def main():
             d, nk, nt = compare(lc, ks)
             print("  %d differences over %d keys and %d tensors" % (d, nk, nt))
             total += d
+            raw = open(lc, "rb").read()
+            golden["outtypes"][ot] = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest(), "pre": pre,
+                                      "kestrel_identical": raw == open(ks, "rb").read()}
     print("total differences: %d" % total)
+    if a.golden:
+        with open(a.golden, "w") as f:
+            json.dump(golden, f, indent=1)
+            f.write("\n")
     sys.exit(1 if total else 0)
 
 
