@@ -120,4 +120,77 @@ for name in sorted(os.listdir(tdir)):
     t = open(os.path.join(tdir, name), "rb").read()
     write("fuzz_chat", name, t + b"\0You are terse.\0Hello there!")
 write("fuzz_chat", "chatml_name", b"chatml\0sys\0hi")
+# --- safetensors files and whole Hugging Face folders (fuzz_safetensors, fuzz_hf) ---
+import json
+
+
+def safetensors(tensors, meta=None):
+    """tensors: [(name, dtype, shape, raw bytes)] -> a safetensors file"""
+    hdr, data = {}, b""
+    if meta is not None:
+        hdr["__metadata__"] = meta
+    for name, dtype, shape, raw in tensors:
+        hdr[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    h = json.dumps(hdr, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def f32s(n, k=0):
+    return b"".join(struct.pack("<f", ((i * 7 + k) % 11 - 5) / 8.0) for i in range(n))
+
+
+def halfs(n, k=0):  # arbitrary 16-bit patterns of modest finite values (valid F16 and BF16)
+    return b"".join(struct.pack("<H", 0x3800 + (i * 13 + k) % 0x0400) for i in range(n))
+
+
+write("fuzz_safetensors", "mixed.safetensors", safetensors(
+    [("a.weight", "F32", [2, 3], f32s(6)), ("b.weight", "F16", [4], halfs(4)), ("c.weight", "BF16", [2, 2], halfs(4, 1)),
+     ("d.idx", "I64", [2], struct.pack("<2q", 1, -1)), ("e.empty", "F32", [0, 4], b""), ("f.scalar", "U8", [], b"\x07")],
+    {"format": "pt"}))
+write("fuzz_safetensors", "empty.safetensors", safetensors([]))
+write("fuzz_safetensors", "holes.safetensors", struct.pack("<Q", 64) +
+      b'{"x":{"dtype":"F16","shape":[2],"data_offsets":[4,8]}}'.ljust(64) + bytes(12))
+
+E, FF, NV, HD = 8, 16, 6, 4  # hidden, ffn, vocab, head size: 2 heads, 1 kv head
+tiny = [("model.embed_tokens.weight", "BF16", [NV, E]), ("model.norm.weight", "F32", [E])]
+for l in range(1):
+    p = "model.layers.%d." % l
+    tiny += [(p + "input_layernorm.weight", "F32", [E]), (p + "post_attention_layernorm.weight", "F32", [E]),
+             (p + "self_attn.q_proj.weight", "F16", [E, E]), (p + "self_attn.k_proj.weight", "F16", [HD, E]),
+             (p + "self_attn.v_proj.weight", "F16", [HD, E]), (p + "self_attn.o_proj.weight", "F16", [E, E]),
+             (p + "mlp.gate_proj.weight", "BF16", [FF, E]), (p + "mlp.up_proj.weight", "BF16", [FF, E]),
+             (p + "mlp.down_proj.weight", "BF16", [E, FF])]
+weights = safetensors([(n, d, sh, f32s(sh[0] * (sh[1] if len(sh) > 1 else 1)) if d == "F32" else halfs(sh[0] * (sh[1] if len(sh) > 1 else 1)))
+                       for n, d, sh in tiny])
+write("fuzz_safetensors", "tiny_llama.safetensors", weights)
+config = {"architectures": ["LlamaForCausalLM"], "hidden_size": E, "num_hidden_layers": 1, "num_attention_heads": 2,
+          "num_key_value_heads": 1, "intermediate_size": FF, "vocab_size": NV, "max_position_embeddings": 32,
+          "rms_norm_eps": 1e-5, "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default"},
+          "tie_word_embeddings": True, "bos_token_id": 4, "eos_token_id": 5}
+tokenizer = {"version": "1.0", "added_tokens": [{"id": 4, "content": "<|im_start|>", "special": True},
+                                                {"id": 5, "content": "<|im_end|>", "special": True}],
+             "normalizer": None, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+                 {"type": "Digits", "individual_digits": True}, {"type": "ByteLevel", "use_regex": True}]},
+             "post_processor": {"type": "ByteLevel"}, "decoder": {"type": "ByteLevel"},
+             "model": {"type": "BPE", "byte_fallback": False, "ignore_merges": False,
+                       "vocab": {"a": 0, "b": 1, "\u0120": 2, "ab": 3}, "merges": [["a", "b"], "\u0120 a"]}}
+tok_config = {"bos_token": "<|im_start|>", "eos_token": {"content": "<|im_end|>"}, "add_bos_token": False,
+              "chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"}
+
+
+def folder(cfg, tok, tc, st):
+    return b"\0".join(json.dumps(x).encode() for x in (cfg, tok, tc)) + b"\0" + st
+
+
+write("fuzz_hf", "tiny_llama", folder(config, tokenizer, tok_config, weights))
+llama3 = dict(config, rope_parameters={"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0,
+                                       "original_max_position_embeddings": 16})
+tok3 = dict(tokenizer, pre_tokenizer={"type": "Sequence", "pretokenizers": [
+    {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+     "behavior": "Isolated", "invert": False}, {"type": "ByteLevel", "use_regex": False}]},
+            post_processor={"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}},
+                                                                     {"Sequence": {"id": "A", "type_id": 0}}]})
+write("fuzz_hf", "llama3_rope", folder(llama3, tok3, tok_config, weights))
 print("seeds written to", OUT)
