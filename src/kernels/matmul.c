@@ -52,7 +52,7 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
     size_t bytes = (size_t)rb * (size_t)n_tok;
     if (type == KS_DTYPE_F16 && (size_t)n_in * 4 * (size_t)n_tok > bytes) /* f16-rounded floats */
         bytes = (size_t)n_in * 4 * (size_t)n_tok;
-    if (ks_packed_record_bytes(type)) { /* the packed path's activations are larger */
+    if (ks_packed_record_bytes(type) && !ks_packed_act_q8_K(type)) { /* the packed path's activations are larger */
         const size_t pb = (size_t)(n_in / 32) * sizeof(ks_block_q8s) * (size_t)n_tok;
         if (pb > bytes) bytes = pb;
     }
@@ -63,13 +63,18 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
  * thread takes its share of every weight's panels with no barrier between them */
 static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
                             void *scratch) {
-    const int64_t n_in = w[0]->ne[0], nb = n_in / 32;
+    const int64_t n_in = w[0]->ne[0];
     ks_packed_gemm_fn gemm = ks_packed_gemm_avx512();
     void (*quant)(const float *, void *, int64_t) = gemm ? ks_quantize_act_q8s_avx512 : ks_quantize_act_q8s;
+    size_t xrb = (size_t)(n_in / 32) * sizeof(ks_block_q8s);
+    if (ks_packed_act_q8_K(w[0]->type)) {
+        quant = ks_q8_K_from_float;
+        xrb = (size_t)ks_dtype_row_bytes(KS_DTYPE_Q8_K, n_in);
+    }
     if (!gemm) gemm = ks_packed_gemm_ref;
-    ks_block_q8s *xq = scratch;
+    char *xq = scratch;
 #pragma omp parallel for schedule(static) if (n_tok > 1)
-    for (int64_t i = 0; i < n_tok; i++) quant(x + i * n_in, xq + i * nb, n_in);
+    for (int64_t i = 0; i < n_tok; i++) quant(x + i * n_in, xq + (size_t)i * xrb, n_in);
 #pragma omp parallel
     {
         const int nt = omp_get_num_threads(), it = omp_get_thread_num();
@@ -86,7 +91,8 @@ static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, c
 void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok, void *scratch) {
     bool packed = true;
     for (int k = 0; k < n; k++)
-        packed = packed && w[k]->packed && ks_packed_record_bytes(w[k]->type) && w[k]->ne[0] == w[0]->ne[0];
+        packed = packed && w[k]->packed && ks_packed_record_bytes(w[k]->type) && w[k]->ne[0] == w[0]->ne[0] &&
+                 ks_packed_act_q8_K(w[k]->type) == ks_packed_act_q8_K(w[0]->type);
     if (packed) {
         matmul_packed_n(w, y, n, x, n_tok, scratch);
         return;

@@ -10,6 +10,18 @@
  *   Q8_0: uint8_t q[8][16][4]   q[s][i] = row i's qs[4s .. 4s+3] + 128
  *   Q4_1: uint16_t m[16] (the rows' fp16 minimums), then q as for Q4_0
  *
+ * Q4_K records cover a super-block (256 inputs) of 16 rows:
+ *   uint16_t d[16], dmin[16]     the rows' fp16 super-block scales
+ *   uint8_t sc[8][16], m[8][16]  sub-block s's 6-bit scale and min per row
+ *   uint8_t q[4][8][16][4]       q[j][k][i] = row i's qs[32j + 4k .. 4k+3]: low nibbles
+ *                                are sub-block 2j, high nibbles sub-block 2j+1
+ * Q6_K records (super-block of 16 rows, the native size):
+ *   uint16_t d[16]; int8_t sc[16][16]   sub-block s's scale per row
+ *   uint8_t ql[2][2][8][16][4]          ql[j][h][k][i] = row i's ql[64j + 32h + 4k ..]: low
+ *                                       nibbles are chunk h of half j, high nibbles chunk h+2
+ *   uint8_t qh[2][8][16][4]             qh[j][k][i] = row i's qh[32j + 4k ..]
+ * Both take Q8_K activations (per 256 inputs, as llama.cpp's k-quant dot products).
+ *
  * so one 64-byte load holds four bytes for each of 16 rows and one VNNI
  * instruction (vpdpbusd, unsigned x signed) multiplies them by four activation
  * bytes broadcast to all rows. Weights are made unsigned (Q4_0: nibble 0..15,
@@ -25,10 +37,16 @@
  *   acc[l] = fmaf(d_w * d_x, (float)isum_l, acc[l]); summs = summs + m_w * s_x (not fused)
  *   out = ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) + summs
  * so SmolLM2's Q4_1 logits stay bit-identical to llama.cpp's.
+ * Q4_K keeps ggml_vec_dot_q4_K_q8_K's AVX2 order (matmul_ref.c spells it out): eight integer
+ * lanes per super-block (lane k = inputs 4k..4k+3 of each 32-input chunk, times the chunk's
+ * scale), each folded by one fma into its float accumulator, four lanes for the mins, so the
+ * packed result equals the row kernel's bit for bit (and that equals llama.cpp's generation).
+ * Q6_K likewise keeps ggml_vec_dot_q6_K_q8_K's eight lanes (minus 32 x the scaled bsums).
  * Every SIMD variant is bit-identical to the reference (tests/unit/test_kernels.c). */
 #ifndef KS_KERNELS_PACKED_H
 #define KS_KERNELS_PACKED_H
 #include "kernels/kernels.h"
+#include "tensor/dtype.h"
 
 #define KS_PACK_ROWS 16
 
@@ -45,15 +63,19 @@ _Static_assert(sizeof(ks_block_q8s) == 48, "q8s block");
 
 /* bytes of one panel-block record for a packable weight type (0 if not packable) */
 size_t ks_packed_record_bytes(uint32_t type);
+/* inputs one record covers: 32, or 256 for Q4_K / Q6_K */
+int64_t ks_packed_block(uint32_t type);
+/* the activations the packed kernel takes: Q8_K blocks (k-quants) or ks_block_q8s (others) */
+static inline bool ks_packed_act_q8_K(uint32_t type) { return type == KS_DTYPE_Q4_K || type == KS_DTYPE_Q6_K; }
 /* quantizes n floats (n % 32 == 0) into n/32 ks_block_q8s */
 void ks_quantize_act_q8s(const float *x, void *dst, int64_t n);
 
 /* y[t * ldy + r] for r in [r0, r1) (multiples of 16) and t < n_tok.
- * x: n_tok rows of nb = n_in/32 ks_block_q8s each. */
+ * x: n_tok rows of activations (n_in/32 ks_block_q8s, or n_in/256 Q8_K blocks for k-quants). */
 typedef void (*ks_packed_gemm_fn)(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
-                                  const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy);
-void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
-                        const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy);
+                                  const void *x, int64_t n_tok, float *y, int64_t ldy);
+void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1, const void *x,
+                        int64_t n_tok, float *y, int64_t ldy);
 /* NULL when the CPU lacks AVX-512 VNNI (or the compiler cannot target it) */
 ks_packed_gemm_fn ks_packed_gemm_avx512(void);
 /* ks_quantize_act_q8s, bit-identical; only when ks_packed_gemm_avx512() is non-NULL */

@@ -20,6 +20,16 @@
 #define KS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni,f16c,fma")))
 #define KS_INLINE inline __attribute__((always_inline))
 
+/* generation (one token) streams each weight once: ask for the record KS_PF_RECS ahead (it may
+ * lie in the next panel, which follows in memory; a prefetch past the end is harmless) */
+#ifndef KS_PF_RECS
+#define KS_PF_RECS 3
+#endif
+static KS_INLINE void prefetch_ahead(const uint8_t *o, size_t rec) {
+    const uint8_t *pf = o + KS_PF_RECS * rec;
+    for (size_t off = 0; off < rec; off += 64) __builtin_prefetch(pf + off, 0, 0);
+}
+
 KS_AVX512 static KS_INLINE void tile(const bool q4, const int nc, int64_t nb, const uint8_t *panel, size_t rec,
                                      const ks_block_q8s *x, float *y, int64_t ldy) {
     __m512 acc[8];
@@ -28,6 +38,7 @@ KS_AVX512 static KS_INLINE void tile(const bool q4, const int nc, int64_t nb, co
     const int32_t off = q4 ? -8 : -128;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *o = panel + (size_t)b * rec;
+        if (nc == 1 && (b & 3) == 0) prefetch_ahead(o, 4 * rec);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
         __m512i u[8];
         if (q4) {
@@ -63,6 +74,7 @@ KS_AVX512 static KS_INLINE void tile_q4_1(const int nc, int64_t nb, const uint8_
     const __m512i lo = _mm512_set1_epi8(0x0f);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *o = panel + (size_t)b * rec;
+        if (nc == 1 && (b & 3) == 0) prefetch_ahead(o, 4 * rec);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
         const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
         __m512i u[8];
@@ -96,6 +108,156 @@ KS_AVX512 static void tiles_q4_1(int64_t nb, const uint8_t *panel, size_t rec, c
     if (t < n_tok) tile_q4_1(1, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
 }
 
+/* Q4_K in ggml_vec_dot_q4_K_q8_K's order (packed.h): per super-block and token, eight
+ * integer lanes (lane k: inputs 4k..4k+3 of each 32-input chunk times the chunk's 6-bit
+ * scale, by vpmaddubsw + vpdpwssd as ggml's maddubs + madd), folded into eight float
+ * accumulators; four lanes of mins */
+KS_AVX512 static KS_INLINE void tile_q4_K(const int nc, int64_t nb, const uint8_t *panel, size_t rec,
+                                          const ks_block_q8_K *x, float *y, int64_t ldy) {
+    __m512 acc[2][8], accm[2][4];
+    for (int c = 0; c < nc; c++) {
+        for (int k = 0; k < 8; k++) acc[c][k] = _mm512_setzero_ps();
+        for (int l = 0; l < 4; l++) accm[c][l] = _mm512_setzero_ps();
+    }
+    const __m512i lo = _mm512_set1_epi8(0x0f), pair = _mm512_set1_epi32(0x10001);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = panel + (size_t)b * rec;
+        if (nc == 1) prefetch_ahead(o, rec);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+        const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(o + 32)));
+        const uint8_t *sc = o + 64, *mn = o + 192, *q = o + 320;
+        __m512i sumi[2][8];
+        for (int c = 0; c < nc; c++) {
+            const ks_block_q8_K *xb = x + (size_t)c * (size_t)nb + b;
+            const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(-xb->d), mw);
+            for (int l = 0; l < 4; l++) {
+                const int s0 = xb->bsums[4 * l] + xb->bsums[4 * l + 1], s1 = xb->bsums[4 * l + 2] + xb->bsums[4 * l + 3];
+                const __m512i m0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(mn + 32 * l)));
+                const __m512i m1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(mn + 32 * l + 16)));
+                const __m512i prod = _mm512_add_epi32(_mm512_mullo_epi32(m0, _mm512_set1_epi32(s0)),
+                                                      _mm512_mullo_epi32(m1, _mm512_set1_epi32(s1)));
+                accm[c][l] = _mm512_fmadd_ps(dmin, _mm512_cvtepi32_ps(prod), accm[c][l]);
+            }
+            for (int k = 0; k < 8; k++) sumi[c][k] = _mm512_setzero_si512();
+        }
+        for (int j = 0; j < 4; j++) {
+            /* each row's 6-bit scale twice per 32-bit lane, for vpdpwssd */
+            const __m512i scl = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + 32 * j))), pair);
+            const __m512i sch = _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + 32 * j + 16))), pair);
+            for (int k = 0; k < 8; k++) {
+                const __m512i V = _mm512_loadu_si512(q + (j * 8 + k) * 64);
+                const __m512i ul = _mm512_and_si512(V, lo), uh = _mm512_and_si512(_mm512_srli_epi16(V, 4), lo);
+                for (int c = 0; c < nc; c++) {
+                    const int32_t *a32 = (const int32_t *)x[(size_t)c * (size_t)nb + b].qs;
+                    /* u8 x s8 pairs -> two int16 per row (|sum| <= 2 * 15 * 127, no saturation), then
+                     * scale x int16 pairs -> int32: the row's 4-input sum times the chunk's scale */
+                    const __m512i pl = _mm512_maddubs_epi16(ul, _mm512_set1_epi32(a32[16 * j + k]));
+                    const __m512i ph = _mm512_maddubs_epi16(uh, _mm512_set1_epi32(a32[16 * j + 8 + k]));
+                    sumi[c][k] = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(sumi[c][k], pl, scl), ph, sch);
+                }
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            const __m512 d = _mm512_mul_ps(_mm512_set1_ps(x[(size_t)c * (size_t)nb + b].d), dw);
+            for (int k = 0; k < 8; k++) acc[c][k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[c][k]), acc[c][k]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        const __m512 h = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][4]), _mm512_add_ps(acc[c][2], acc[c][6])),
+                                       _mm512_add_ps(_mm512_add_ps(acc[c][1], acc[c][5]), _mm512_add_ps(acc[c][3], acc[c][7])));
+        const __m512 m = _mm512_add_ps(_mm512_add_ps(accm[c][0], accm[c][2]), _mm512_add_ps(accm[c][1], accm[c][3]));
+        _mm512_storeu_ps(y + (size_t)c * (size_t)ldy, _mm512_add_ps(h, m));
+    }
+}
+
+KS_AVX512 static void tiles_q4_K(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8_K *x, int64_t n_tok,
+                                 float *y, int64_t ldy) {
+    int64_t t = 0;
+    for (; t + 2 <= n_tok; t += 2) tile_q4_K(2, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+    if (t < n_tok) tile_q4_K(1, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+}
+
+/* signed int8 scales of 16 rows (one byte per row) as int16 pairs per 32-bit lane: (v, v),
+ * or (a, b) for two scale rows */
+KS_AVX512 static KS_INLINE __m512i s16_pair(const int8_t *a, const int8_t *b) {
+    const __m512i va = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)a));
+    const __m512i vb = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b));
+    return _mm512_or_si512(_mm512_and_si512(va, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(vb, 16));
+}
+
+/* Q6_K in ggml_vec_dot_q6_K_q8_K's order: per super-block and token eight integer lanes
+ * (maddubs of the 6-bit codes, times the sub-block's scale by vpdpwssd), less 32 x the
+ * scaled bsums, folded into eight float accumulators */
+KS_AVX512 static KS_INLINE void tile_q6_K(const int nc, int64_t nb, const uint8_t *panel, size_t rec,
+                                          const ks_block_q8_K *x, float *y, int64_t ldy) {
+    __m512 acc[2][8];
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < 8; k++) acc[c][k] = _mm512_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m2 = _mm512_set1_epi8(3);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = panel + (size_t)b * rec;
+        if (nc == 1) prefetch_ahead(o, rec);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+        const int8_t *sc = (const int8_t *)(o + 2 * KS_PACK_ROWS);
+        const uint8_t *ql = o + 18 * KS_PACK_ROWS, *qh = ql + 128 * KS_PACK_ROWS;
+        __m512i sumi[2][8];
+        for (int c = 0; c < nc; c++) { /* start from -32 x (bsums . scales), as ggml subtracts it */
+            const int16_t *bs = x[(size_t)c * (size_t)nb + b].bsums;
+            for (int k = 0; k < 8; k++) {
+                const int32_t pairv = (int32_t)(uint16_t)bs[2 * k] | (int32_t)((uint32_t)(uint16_t)bs[2 * k + 1] << 16);
+                const __m512i corr = _mm512_dpwssd_epi32(_mm512_setzero_si512(),
+                                                         s16_pair(sc + 2 * k * KS_PACK_ROWS, sc + (2 * k + 1) * KS_PACK_ROWS),
+                                                         _mm512_set1_epi32(pairv));
+                sumi[c][k] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(corr, 5));
+            }
+        }
+        for (int j = 0; j < 2; j++) {
+            __m512i scv[4][2]; /* chunk c: sub-blocks 8j+2c (lanes 0-3) and 8j+2c+1 (lanes 4-7) */
+            for (int c = 0; c < 4; c++)
+                for (int h = 0; h < 2; h++) {
+                    const int8_t *row = sc + (8 * j + 2 * c + h) * KS_PACK_ROWS;
+                    scv[c][h] = s16_pair(row, row);
+                }
+            for (int k = 0; k < 8; k++) {
+                const __m512i L0 = _mm512_loadu_si512(ql + ((j * 2 + 0) * 8 + k) * 64);
+                const __m512i L1 = _mm512_loadu_si512(ql + ((j * 2 + 1) * 8 + k) * 64);
+                const __m512i H = _mm512_loadu_si512(qh + (j * 8 + k) * 64);
+                __m512i q[4];
+                q[0] = _mm512_or_si512(_mm512_and_si512(L0, m4), _mm512_slli_epi16(_mm512_and_si512(H, m2), 4));
+                q[1] = _mm512_or_si512(_mm512_and_si512(L1, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 2), m2), 4));
+                q[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L0, 4), m4),
+                                       _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 4), m2), 4));
+                q[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L1, 4), m4),
+                                       _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(H, 6), m2), 4));
+                const int h = k >= 4;
+                for (int c = 0; c < nc; c++) {
+                    const int32_t *a32 = (const int32_t *)x[(size_t)c * (size_t)nb + b].qs;
+                    __m512i s0 = sumi[c][k];
+                    for (int t = 0; t < 4; t++)
+                        s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q[t], _mm512_set1_epi32(a32[32 * j + 8 * t + k])), scv[t][h]);
+                    sumi[c][k] = s0;
+                }
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            const __m512 d = _mm512_mul_ps(_mm512_set1_ps(x[(size_t)c * (size_t)nb + b].d), dw);
+            for (int k = 0; k < 8; k++) acc[c][k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi[c][k]), acc[c][k]);
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        const __m512 h = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][4]), _mm512_add_ps(acc[c][2], acc[c][6])),
+                                       _mm512_add_ps(_mm512_add_ps(acc[c][1], acc[c][5]), _mm512_add_ps(acc[c][3], acc[c][7])));
+        _mm512_storeu_ps(y + (size_t)c * (size_t)ldy, h);
+    }
+}
+
+KS_AVX512 static void tiles_q6_K(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8_K *x, int64_t n_tok,
+                                 float *y, int64_t ldy) {
+    int64_t t = 0;
+    for (; t + 2 <= n_tok; t += 2) tile_q6_K(2, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+    if (t < n_tok) tile_q6_K(1, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+}
+
 #define KS_TILES(Q4, NAME)                                                                                        \
     KS_AVX512 static void NAME(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t n_tok, \
                                float *y, int64_t ldy) {                                                           \
@@ -109,9 +271,14 @@ KS_TILES(true, tiles_q4_0)
 KS_TILES(false, tiles_q8_0)
 
 /* one token-tile range [t0, t1) over one panel */
-static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t t0,
+static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t rec, const void *xv, int64_t t0,
                          int64_t t1, float *y, int64_t ldy) {
-    if (type == KS_DTYPE_Q4_0)
+    const ks_block_q8s *x = xv;
+    if (type == KS_DTYPE_Q4_K)
+        tiles_q4_K(nb, panel, rec, (const ks_block_q8_K *)xv + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
+    else if (type == KS_DTYPE_Q6_K)
+        tiles_q6_K(nb, panel, rec, (const ks_block_q8_K *)xv + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
+    else if (type == KS_DTYPE_Q4_0)
         tiles_q4_0(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
     else if (type == KS_DTYPE_Q8_0)
         tiles_q8_0(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
@@ -119,9 +286,9 @@ static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t
         tiles_q4_1(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
 }
 
-static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1,
-                        const ks_block_q8s *x, int64_t n_tok, float *y, int64_t ldy) {
-    const int64_t nb = n_in / 32;
+static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1, const void *x,
+                        int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = n_in / ks_packed_block(type);
     const size_t rec = ks_packed_record_bytes(type);
     const size_t panel_bytes = (size_t)nb * rec;
     int64_t group = (int64_t)((256 * 1024) / panel_bytes);

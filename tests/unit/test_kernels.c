@@ -341,6 +341,51 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
     free(w), free(x), free(y_ref), free(y_simd), free(y_mm), free(wq), free(packed), free(xq), free(x8), free(scratch);
 }
 
+/* packed Q4_K / Q6_K: reference (from the packed layout) == the row kernels (ggml's order)
+ * bit for bit, the AVX-512 kernel == the reference, and ks_matmul takes the packed path */
+static void test_packed_k(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_tok) {
+    const int64_t rb = ks_dtype_row_bytes(type, n_in), xrb = ks_dtype_row_bytes(KS_DTYPE_Q8_K, n_in);
+    float *w = malloc(n_in * n_out * 4), *x = malloc(n_in * n_tok * 4);
+    float *y_ref = malloc(n_out * n_tok * 4), *y_simd = malloc(n_out * n_tok * 4), *y_mm = malloc(n_out * n_tok * 4);
+    char *wq = malloc(rb * n_out), *xq = malloc(xrb * n_tok);
+    for (int64_t i = 0; i < n_in * n_out; i++) w[i] = frand() + (i % 300 == 0 ? 3.0f : 0.0f);
+    for (int64_t i = 0; i < n_in * n_tok; i++) x[i] = frand() * (i % 97 == 0 ? 40.0f : 1.0f);
+    for (int64_t r = 0; r < n_out; r++) ks_dtype_get(type)->from_float(w + r * n_in, wq + r * rb, n_in);
+    for (int64_t i = 0; i < n_tok; i++) ks_q8_K_from_float(x + i * n_in, xq + i * xrb, n_in);
+    ks_tensor t = {.type = type, .ne = {n_in, n_out, 1, 1}, .row_bytes = (size_t)rb, .data = wq};
+    const size_t pb = ks_matmul_pack_bytes(&t);
+    if (!pb) {
+        CHECK(!ks_packed_gemm_avx512(), "%s %lldx%lld not packable", ks_dtype_get(type)->name, (long long)n_out, (long long)n_in);
+        goto out;
+    }
+    void *packed = malloc(pb);
+    ks_matmul_pack(&t, packed);
+    ks_packed_gemm_ref(type, n_in, packed, 0, n_out, xq, n_tok, y_ref, n_out);
+    int bad = 0;
+    const ks_matmul_traits *row = ks_matmul_get_ref(type);
+    for (int64_t i = 0; i < n_tok; i++)
+        for (int64_t r = 0; r < n_out; r++) {
+            float v;
+            row->vec_dot(n_in, &v, wq + r * rb, xq + i * xrb);
+            bad += memcmp(&v, &y_ref[i * n_out + r], 4) != 0;
+        }
+    CHECK(bad == 0, "packed %s reference differs from the row kernel in %d of %lld outputs", ks_dtype_get(type)->name, bad,
+          (long long)(n_out * n_tok));
+    const int64_t mid = (n_out / KS_PACK_ROWS / 2) * KS_PACK_ROWS;
+    ks_packed_gemm_fn simd = ks_packed_gemm_avx512();
+    simd(type, n_in, packed, 0, mid, xq, n_tok, y_simd, n_out);
+    simd(type, n_in, packed, mid, n_out, xq, n_tok, y_simd, n_out);
+    CHECK(!memcmp(y_ref, y_simd, n_out * n_tok * 4), "packed %s avx512 != reference (%lldx%lld, %lld tokens)",
+          ks_dtype_get(type)->name, (long long)n_out, (long long)n_in, (long long)n_tok);
+    t.packed = packed;
+    void *scratch = malloc(ks_matmul_scratch_bytes(type, n_in, n_tok));
+    ks_matmul(&t, x, n_tok, y_mm, scratch);
+    CHECK(!memcmp(y_ref, y_mm, n_out * n_tok * 4), "ks_matmul packed %s != reference", ks_dtype_get(type)->name);
+    free(packed), free(scratch);
+out:
+    free(w), free(x), free(y_ref), free(y_simd), free(y_mm), free(wq), free(xq);
+}
+
 /* F16 GEMM in tinyBLAS order: the AVX-512 tile kernel equals the reference bit for bit */
 static void test_gemm_f16(int64_t n_in, int64_t n_out, int64_t n_tok) {
     uint16_t *w = malloc(n_in * n_out * 2);
@@ -384,6 +429,11 @@ int main(void) {
         test_packed(KS_DTYPE_Q4_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q8_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q4_1, pk[i][0], pk[i][1], pk[i][2]);
+    }
+    const int64_t pkk[][3] = {{256, 16, 1}, {512, 48, 3}, {1536, 64, 9}, {2048, 32, 2}, {256, 16, 8}};
+    for (size_t i = 0; i < sizeof pkk / sizeof pkk[0]; i++) {
+        test_packed_k(KS_DTYPE_Q4_K, pkk[i][0], pkk[i][1], pkk[i][2]);
+        test_packed_k(KS_DTYPE_Q6_K, pkk[i][0], pkk[i][1], pkk[i][2]);
     }
     const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}};
     for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) test_gemm_f16(fk[i][0], fk[i][1], fk[i][2]);
