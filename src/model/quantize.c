@@ -11,6 +11,15 @@
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+static int ks_max_threads(void) { return omp_get_max_threads(); }
+static int ks_thread_index(void) { return omp_get_thread_num(); }
+#else
+static int ks_max_threads(void) { return 1; }
+static int ks_thread_index(void) { return 0; }
+#endif
+
 /* Targets are llama.cpp's file types (llama_ftype), by llama-quantize's names:
  * the default tensor type, refined per tensor as llama.cpp's llama_tensor_get_type
  * does it (without an importance matrix). */
@@ -173,6 +182,7 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
     gguf_writer *w = gguf_writer_new();
     void **bufs = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *bufs);
     float *row = NULL;
+    const int n_threads = ks_max_threads();
     if (!w || !bufs) {
         st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
         goto done;
@@ -202,7 +212,7 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
         const int64_t in_rb = ks_dtype_row_bytes(t->type, ne0), out_rb = ks_dtype_row_bytes(ot, ne0);
         const uint64_t nbytes = (uint64_t)out_rb * (uint64_t)rows;
         bufs[i] = malloc(nbytes ? nbytes : 1);
-        float *r = realloc(row, (size_t)ne0 * sizeof *row + 1);
+        float *r = realloc(row, (size_t)ne0 * (size_t)n_threads * sizeof *row + 1);
         if (!bufs[i] || !r) {
             st = ks_err_set(err, KS_ERR_NOMEM, "quantize: out of memory for tensor '%s' (%llu bytes)", name,
                             (unsigned long long)nbytes);
@@ -212,9 +222,14 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
         if (ot == t->type) {
             memcpy(bufs[i], t->data, nbytes);
         } else {
+            /* rows are independent: threads take contiguous ranges, each with its own float row */
+            const uint8_t *in = t->data;
+            uint8_t *out = bufs[i];
+#pragma omp parallel for schedule(static) num_threads(n_threads) if (rows > 1 && n_threads > 1)
             for (int64_t k = 0; k < rows; k++) {
-                src->to_float((const uint8_t *)t->data + k * in_rb, row, ne0);
-                dst->from_float(row, (uint8_t *)bufs[i] + k * out_rb, ne0);
+                float *mine = row + (size_t)ne0 * (size_t)ks_thread_index();
+                src->to_float(in + k * in_rb, mine, ne0);
+                dst->from_float(mine, out + k * out_rb, ne0);
             }
             st0.n_quantized++;
         }
