@@ -2,8 +2,8 @@
  *
  * Matrix products follow ggml's numerics so results track llama.cpp closely:
  * a weight row of type T is dotted with the activation converted to T's
- * "vec_dot type" (F32 -> F32, F16 -> F16, BF16 -> BF16, Q4_0/Q8_0 -> Q8_0,
- * Q4_1 -> Q8_1). Every kernel has a scalar reference (*_ref); faster ISA
+ * "vec_dot type" (F32 -> F32, F16 -> F16, BF16 -> BF16, Q4_0/Q5_0/Q8_0 -> Q8_0,
+ * Q4_1 -> Q8_1, Q4_K/Q6_K -> Q8_K). Every kernel has a scalar reference (*_ref); faster ISA
  * variants are selected at run time and tested against it.
  */
 #ifndef KS_KERNELS_H
@@ -47,7 +47,7 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok);
  * The caller guarantees the type is supported (checked at model load). */
 void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch);
 
-/* Weight repacking (Q4_0, Q4_1, Q8_0 with a multiple of 16 rows; see kernels/packed.h).
+/* Weight repacking (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K with a multiple of 16 rows; see kernels/packed.h).
  * pack_bytes: size of the packed copy, 0 if w cannot be packed on this CPU (the
  * packed kernels need AVX-512 VNNI). pack_useful: this CPU has them.
  * pack: writes the copy; the caller then sets w->packed and owns the buffer. */

@@ -39,6 +39,26 @@ with tempfile.TemporaryDirectory() as tmp:
               % (agree, int(clear.sum()), mean, float(np.abs(lf - l8).max())))
         check(clear.sum() >= 10 and agree == int(clear.sum()), "Q8_0 top-1 differs from F32 at a clear position")
         check(mean < 0.4, "Q8_0 mean |logit diff| %.3f vs F32" % mean)
+    # the per-tensor type choice (llama.cpp's llama_tensor_get_type) for the k-quant mixes and the
+    # fallbacks of SmolLM2's 576-wide rows: the counts llama.cpp's own quantizer produced for
+    # the same F32 file (tests/data/quantize-check.txt, tests/oracle/check_quantize.py)
+    oracle = open(os.path.join(DATA, "quantize-check.txt")).read().split("\n")
+    for t in ("Q4_K_M", "Q6_K", "Q5_0"):
+        line = next((l for l in oracle if l.startswith(t + ": ") and "; types " in l), "")
+        check(line and "type choices that differ: none" in line, "%s: no clean llama.cpp record: %r" % (t, line))
+        want = dict((kv.split()[0], int(kv.split()[1])) for kv in line.split("; types ")[-1].split(", ")) if line else {}
+        out = os.path.join(tmp, "k.gguf")
+        r = run(["quantize", f32, out, t])
+        check(r.returncode == 0, "quantize %s: %r" % (t, r.stderr[-300:]))
+        info = run(["info", "-m", out]).stdout.decode()
+        got = {}
+        for l in info.split("\n"):
+            f = l.split()
+            if len(f) >= 3 and f[1].isdigit() and f[2] == "tensors,":
+                got[f[0]] = int(f[1])
+        check(got == want, "%s: tensor types %s, llama.cpp chose %s" % (t, got, want))
+        print("%s: tensor types %s as llama.cpp" % (t, got))
+        os.remove(out)
     for bad, word in ((["quantize", model, os.path.join(tmp, "x.gguf"), "Q9_9"], "unknown type"),
                       (["quantize", model, model, "Q8_0"], "overwrite"),
                       (["quantize", os.path.join(tmp, "none.gguf"), os.path.join(tmp, "x.gguf"), "Q8_0"], "cannot open"),
