@@ -16,14 +16,18 @@ Writes, with the real writers of those libraries (nothing hand-made):
                                      the next-token logits transformers (float32, eager attention)
                                      computes at every position of a few prompts (logits_f32_b64:
                                      base64 of little-endian float32, row-major [n_ids, n_vocab]).
+With --variant mistral|qwen2 DIR it writes only a folder of that architecture (not committed; for
+tests/oracle/check_convert.py): MistralForCausalLM with untied lm_head, or Qwen2ForCausalLM with
+q/k/v biases and Qwen2's split-regex pre-tokenizer.
 Deterministic: a fixed seed, a fixed training text. The random weights are scaled up from HF's
 default init (std 0.02 gives near-uniform logits that would test nothing).
 """
 import base64, json, os, shutil, sys
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast,
+                          Qwen2Config, Qwen2ForCausalLM)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "tests", "data", "hf-tiny-llama")
@@ -44,10 +48,18 @@ Café, naïve, résumé, München: words with accents. Ελληνικά and ру
 """ * 3
 
 
-def train_tokenizer():
+RE_QWEN2 = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
+            r"\s+(?!\S)|\s+")
+
+
+def train_tokenizer(qwen2=False):
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    if qwen2:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(RE_QWEN2), behavior="isolated"), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=SPECIALS, show_progress=False,
@@ -72,7 +84,45 @@ LOGIT_PROMPTS = [
 ]
 
 
+def scale_weights(model):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() == 1 and "norm" in name:  # norms: around 1, but not all ones (the mapping must be right)
+                p.copy_(1.0 + 0.2 * torch.randn_like(p))
+            elif p.dim() == 1:  # biases
+                p.copy_(0.1 * torch.randn_like(p))
+            else:
+                p.copy_(torch.randn_like(p) * (0.5 / p.shape[1] ** 0.5) * (4.0 if "embed" in name else 1.0))
+
+
+def variant(arch, out):
+    """a folder of another architecture, for check_convert.py (not committed)"""
+    torch.manual_seed(99)
+    tok = train_tokenizer(qwen2=arch == "qwen2")
+    kw = dict(vocab_size=tok.get_vocab_size(), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-6,
+              bos_token_id=tok.token_to_id("<|im_start|>"), eos_token_id=tok.token_to_id("<|im_end|>"))
+    if arch == "mistral":
+        cfg, cls = MistralConfig(tie_word_embeddings=False, rope_theta=1e6, **kw), MistralForCausalLM
+        cfg.architectures = ["MistralForCausalLM"]
+    else:
+        cfg, cls = Qwen2Config(tie_word_embeddings=True, rope_theta=1e6, **kw), Qwen2ForCausalLM
+        cfg.architectures = ["Qwen2ForCausalLM"]
+    model = cls(cfg)
+    scale_weights(model)
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    model.to(torch.float16 if arch == "mistral" else torch.bfloat16).save_pretrained(out)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                   unk_token="<|endoftext|>", pad_token="<|endoftext|>")
+    fast.chat_template = CHATML
+    fast.save_pretrained(out)
+    print("wrote", out, file=sys.stderr)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--variant":
+        return variant(sys.argv[2], sys.argv[3])
     torch.manual_seed(1234)
     tok = train_tokenizer()
     n_vocab = tok.get_vocab_size()
@@ -82,12 +132,7 @@ def main():
                       bos_token_id=tok.token_to_id("<|im_start|>"), eos_token_id=tok.token_to_id("<|im_end|>"))
     cfg.architectures = ["LlamaForCausalLM"]
     model = LlamaForCausalLM(cfg)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() == 1:  # norms: around 1, but not all ones (the mapping must be right)
-                p.copy_(1.0 + 0.2 * torch.randn_like(p))
-            else:
-                p.copy_(torch.randn_like(p) * (0.5 / p.shape[1] ** 0.5) * (4.0 if "embed" in name else 1.0))
+    scale_weights(model)
     model = model.to(torch.bfloat16)
 
     if os.path.isdir(OUT):
