@@ -47,6 +47,7 @@ static const opt_def opts[] = {
     {"pieces", "--pieces", T_FLAG, O(pieces)},
     {"ignore-eos", "--ignore-eos", T_FLAG, O(ignore_eos)},
     {"no-mmap", "--no-mmap", T_FLAG, O(no_mmap)},
+    {"no-repack", "--no-repack", T_FLAG, O(no_repack)},
 };
 
 static bool flag_matches(const char *flags, const char *arg) {
@@ -157,8 +158,13 @@ ks_model *cli_load_model(const cli_opts *o) {
     }
     ks_err err = {0};
     ks_model *m = NULL;
-    if (o->no_mmap) setenv("KS_NO_MMAP", "1", 1); /* read by ks_model_load */
-    if (ks_model_load(o->model, o->tokenizer, &m, &err)) {
+    /* KS_REPACK=0 / KS_NO_MMAP=1 in the environment: the same as the flags (scripts, tests) */
+    const char *env_repack = getenv("KS_REPACK"), *env_mmap = getenv("KS_NO_MMAP");
+    const ks_model_params mp = {
+        .no_mmap = o->no_mmap || (env_mmap && !strcmp(env_mmap, "1")),
+        .no_repack = o->no_repack || (env_repack && !strcmp(env_repack, "0")),
+    };
+    if (ks_model_load_params(o->model, o->tokenizer, &mp, &m, &err)) {
         cli_fail(&err);
         return NULL;
     }

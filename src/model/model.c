@@ -63,10 +63,6 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     return ks_arch_llama_load(m, err);
 }
 
-/* Repacks the matmul weights that have a faster packed kernel on this CPU
- * (kernels/packed.h) into one owned buffer. KS_REPACK=0 turns it off (as
- * llama.cpp's --repack 0). Failing to get the memory is not an error: the
- * weights are then used in place. */
 /* the matmul weight of index i (layers' seven, then the output head), NULL past the end */
 static ks_tensor *matmul_weight(ks_model *m, int64_t i) {
     if (i < m->hp.n_layer * 7) {
@@ -77,8 +73,8 @@ static ks_tensor *matmul_weight(ks_model *m, int64_t i) {
     return i == m->hp.n_layer * 7 ? &m->output : NULL;
 }
 
-/* bytes of t's owned copy: its packed form (KS_REPACK, default on), else with
- * KS_NO_MMAP=1 a plain copy of the weights; 0 to use the mapping in place */
+/* bytes of t's owned copy: its packed form (unless no_repack), else with
+ * no_mmap a plain copy of the weights; 0 to use the mapping in place */
 static size_t copy_bytes(const ks_tensor *t, bool repack, bool no_mmap) {
     if (!t->data) return 0;
     const size_t packed = repack ? ks_matmul_pack_bytes(t) : 0;
@@ -87,16 +83,15 @@ static size_t copy_bytes(const ks_tensor *t, bool repack, bool no_mmap) {
 }
 
 /* Matmul weights that Kestrel keeps its own copy of: the packed layouts of
- * kernels/packed.h (as llama.cpp repacks Q4_0), and with KS_NO_MMAP=1 (CLI:
- * --no-mmap) every other matmul weight. The copies live in one buffer, 2 MiB
+ * kernels/packed.h (as llama.cpp repacks Q4_0; params->no_repack turns it
+ * off), and with params->no_mmap every other matmul weight. The copies live in one buffer, 2 MiB
  * aligned and marked for transparent huge pages: generation streams these
  * bytes once per token and 4 KiB pages cost a TLB miss every 4 KiB (1.1B F16:
  * 18.5 tok/s from a page cache in small pages, 25-27 from huge pages). Failing
  * to get the memory is not an error: the mapping is then used in place. */
-static void pack_weights(ks_model *m) {
-    const char *env = getenv("KS_REPACK"), *nm = getenv("KS_NO_MMAP");
-    const bool repack = !(env && !strcmp(env, "0")) && ks_matmul_pack_useful();
-    const bool no_mmap = nm && !strcmp(nm, "1") && m->format == KS_FORMAT_GGUF;
+static void pack_weights(ks_model *m, const ks_model_params *p) {
+    const bool repack = !p->no_repack && ks_matmul_pack_useful();
+    const bool no_mmap = p->no_mmap && m->format == KS_FORMAT_GGUF;
     if ((!repack && !no_mmap) || !m->layers) return;
     size_t total = 0;
     ks_tensor *t;
@@ -129,6 +124,13 @@ static void pack_weights(ks_model *m) {
 }
 
 ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model **out, ks_err *err) {
+    return ks_model_load_params(path, tokenizer_path, NULL, out, err);
+}
+
+ks_status ks_model_load_params(const char *path, const char *tokenizer_path, const ks_model_params *params,
+                               ks_model **out, ks_err *err) {
+    static const ks_model_params defaults = {0};
+    if (!params) params = &defaults;
     *out = NULL;
     ks_model *m = calloc(1, sizeof *m);
     if (!m) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
@@ -157,7 +159,7 @@ ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model *
         ks_model_free(m);
         return st;
     }
-    pack_weights(m);
+    pack_weights(m, params);
     *out = m;
     return KS_OK;
 }

@@ -8,7 +8,7 @@
  * Ownership: ks_model owns its source (GGUF context or llama2.c mapping);
  * every ks_tensor in it is a view into that mapping, except the copies the
  * model makes at load into its own buffer (ks_model.packed): repacked matmul
- * weights (ks_tensor.packed) and, with KS_NO_MMAP=1, plain copies (ks_tensor.data). ks_context owns
+ * weights (ks_tensor.packed) and, with ks_model_params.no_mmap, plain copies (ks_tensor.data). ks_context owns
  * the KV cache and all scratch, allocated once at creation from the
  * hyperparameters: ks_decode allocates nothing.
  */
@@ -69,7 +69,7 @@ typedef struct ks_model {
     bool stop_on_bos;      /* llama2.c rule: generation ends when BOS comes out */
     uint32_t kv_type;      /* default KV cache type: F16 for GGUF (as llama.cpp), F32 for llama2.c */
     void *packed;          /* owned: repacked copies of matmul weights (ks_tensor.packed points here) and,
-                              with KS_NO_MMAP=1, copies of the others (their ks_tensor.data points here); or NULL */
+                              with no_mmap, copies of the others (their ks_tensor.data points here); or NULL */
     size_t packed_bytes;
     struct gguf_ctx *gguf; /* owned, GGUF models */
     ks_mapfile map;        /* owned, llama2.c models */
@@ -80,6 +80,13 @@ typedef struct ks_model {
  * tensors loads as vocabulary-only (hp.n_layer == 0, layers NULL), usable for
  * tokenization only. On failure *out is NULL and err names the problem. */
 ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model **out, ks_err *err);
+/* The same with load options (NULL: defaults, as ks_model_load). */
+typedef struct ks_model_params {
+    bool no_mmap;   /* GGUF: copy every matmul weight into owned memory instead of reading the mapping */
+    bool no_repack; /* keep the files' row layouts: no packed copies (as llama.cpp's --no-repack) */
+} ks_model_params;
+ks_status ks_model_load_params(const char *path, const char *tokenizer_path, const ks_model_params *params,
+                               ks_model **out, ks_err *err);
 void ks_model_free(ks_model *m);
 bool ks_model_has_weights(const ks_model *m);
 
