@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "formats/hf_impl.h"
 #include "formats/safetensors.h"
@@ -136,6 +137,26 @@ static ks_status list_shards(conv *cv, cJSON **index, ks_err *err) {
     }
     qsort(cv->shard_names, cv->n_shards, sizeof *cv->shard_names, cmp_str);
     return KS_OK;
+}
+
+/* KS_ERR_INVALID_ARG if out_path is one of the folder's input files (renaming over it
+ * would destroy the input) */
+static bool same_file(const conv *cv, const char *name, const struct stat *so) {
+    struct stat si;
+    char *p = hf_path(cv->dir, name);
+    const bool same = p && stat(p, &si) == 0 && si.st_dev == so->st_dev && si.st_ino == so->st_ino;
+    free(p);
+    return same;
+}
+
+static ks_status check_not_input(const conv *cv, const char *out_path, ks_err *err) {
+    static const char *const fixed[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json"};
+    struct stat so;
+    if (stat(out_path, &so) != 0) return KS_OK;
+    bool same = false;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) same |= same_file(cv, fixed[i], &so);
+    for (size_t i = 0; i < cv->n_shards; i++) same |= same_file(cv, cv->shard_names[i], &so);
+    return same ? ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output would overwrite an input file", out_path) : KS_OK;
 }
 
 static ks_status open_shards(conv *cv, const cJSON *index, ks_err *err) {
@@ -387,20 +408,30 @@ static ks_status job_fill(void *user, int64_t row0, int64_t n_rows, void *dst, k
 
 /* ---- metadata ---- */
 
-/* general.name: config's _name_or_path if it is a hub id, else the folder name,
- * in gguf-py's Metadata.id_to_title form ("hf-tiny-llama" -> "Hf Tiny Llama") */
+/* Python's regex ^(v\d+(?:\.\d+)*|\d.*)$ on the word [p, e): a version or a number */
+static bool version_word(const char *p, const char *e) {
+    if (*p >= '0' && *p <= '9') return true;
+    if (*p++ != 'v' || p == e || !(*p >= '0' && *p <= '9')) return false;
+    while (p < e && ((*p >= '0' && *p <= '9') || (*p == '.' && p + 1 < e && p[1] >= '0' && p[1] <= '9'))) p++;
+    return p == e;
+}
+
+/* general.name as gguf-py's Metadata: config's _name_or_path if it has at most one
+ * '/' (its part after the '/', or all of it if it contains a space), else the
+ * folder name; then id_to_title: '-' separates words, all-lowercase words that
+ * are not versions or numbers are title-cased ("hf-tiny-llama" -> "Hf Tiny Llama") */
 static void model_name(const conv *cv, char *out, size_t cap) {
-    const char *id = hf_json_str(cv->cfg.json, "_name_or_path");
+    const char *id = hf_json_str(cv->cfg.json, "_name_or_path"), *slash = id ? strchr(id, '/') : NULL;
     char dirname[256];
-    if (!id || !*id || strchr(strchr(id, '/') ? strchr(id, '/') + 1 : id, '/')) {
+    if (!id || (slash && strchr(slash + 1, '/'))) {
         size_t n = strlen(cv->dir);
         while (n > 1 && cv->dir[n - 1] == '/') n--;
         size_t b = n;
         while (b > 0 && cv->dir[b - 1] != '/') b--;
         snprintf(dirname, sizeof dirname, "%.*s", (int)(n - b), cv->dir + b);
         id = dirname;
-    } else if (strchr(id, '/')) {
-        id = strchr(id, '/') + 1;
+    } else if (slash && !strchr(id, ' ')) {
+        id = slash + 1;
     }
     size_t o = 0;
     for (const char *p = id; *p && o + 1 < cap;) {
@@ -410,8 +441,7 @@ static void model_name(const conv *cv, char *out, size_t cap) {
         while (*e && *e != '-' && *e != ' ') e++;
         bool lower = false, upper = false;
         for (const char *q = p; q < e; q++) lower |= *q >= 'a' && *q <= 'z', upper |= *q >= 'A' && *q <= 'Z';
-        const bool version = (*p >= '0' && *p <= '9') || (*p == 'v' && e > p + 1 && p[1] >= '0' && p[1] <= '9');
-        const bool title = lower && !upper && !version;
+        const bool title = lower && !upper && !version_word(p, e);
         if (o && o + 1 < cap) out[o++] = ' ';
         bool prev_letter = false;
         for (const char *q = p; q < e && o + 1 < cap; q++) {
@@ -518,6 +548,7 @@ ks_status ks_hf_convert(const char *dir, const char *out_path, int out_type, ks_
     cJSON *index = NULL;
     ks_status st = hf_config_load(dir, &cv.cfg, err);
     if (!st) st = list_shards(&cv, &index, err);
+    if (!st) st = check_not_input(&cv, out_path, err);
     if (!st) st = open_shards(&cv, index, err);
     if (!st) st = plan(&cv, err);
     if (!st) st = write_gguf(&cv, out_path, out_type == KS_HF_OUT_AUTO ? auto_type(&cv) : out_type, stats, err);

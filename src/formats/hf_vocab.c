@@ -237,6 +237,16 @@ static ks_status vocab_build(const cJSON *tj, int64_t n_vocab, vocab *v, ks_err 
     return KS_OK;
 }
 
+/* copies part to o with each space written as U+0120; returns the bytes written */
+static size_t put_merge_part(char *o, const char *part) {
+    size_t k = 0;
+    for (; *part; part++) {
+        if (*part == ' ') o[k++] = '\xc4', o[k++] = '\xa0';
+        else o[k++] = *part;
+    }
+    return k;
+}
+
 /* model.merges as "a b" strings: old format (strings) kept, pair format joined
  * with spaces inside a part written as U+0120 (as SpecialVocab does) */
 static ks_status write_merges(const cJSON *tj, gguf_writer *w, ks_err *err) {
@@ -258,23 +268,14 @@ static ks_status write_merges(const cJSON *tj, gguf_writer *w, ks_err *err) {
             st = ks_err_set(err, KS_ERR_FORMAT, "tokenizer.json: merge %zu is neither \"a b\" nor [\"a\", \"b\"]", i);
             break;
         }
-        const size_t la = strlen(a->valuestring), lb = strlen(b->valuestring);
-        char *o = s[i] = malloc(2 * (la + lb) + 2);
+        char *o = s[i] = malloc(2 * (strlen(a->valuestring) + strlen(b->valuestring)) + 2);
         if (!o) {
             st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
             break;
         }
-        size_t k = 0;
-        for (const char *p = a->valuestring;; p++) {
-            if (!*p) {
-                if (p == b->valuestring + lb) break;
-                if (p == a->valuestring + la) o[k++] = ' ', p = b->valuestring - 1;
-                continue;
-            }
-            if (*p == ' ') o[k++] = '\xc4', o[k++] = '\xa0'; /* U+0120 */
-            else o[k++] = *p;
-        }
-        o[k] = '\0';
+        const size_t k = put_merge_part(o, a->valuestring);
+        o[k] = ' ';
+        o[k + 1 + put_merge_part(o + k + 1, b->valuestring)] = '\0';
     }
     if (!st && gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)s, n))
         st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");

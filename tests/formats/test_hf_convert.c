@@ -365,6 +365,36 @@ static void check_bad(void) {
     rm_file("tokenizer.json");
     expect_fail("no tokenizer", KS_ERR_NOT_FOUND, "tokenizer.json");
 
+    /* general.name from _name_or_path, in gguf-py's id_to_title form */
+    static const char *const names[][2] = {{"org/smollm2-v2beta-135m", "Smollm2 V2Beta 135m"},
+                                           {"my-Model-v1.5-x", "My Model v1.5 X"},
+                                           {"/abs/path/llama3b-v2", NULL /* the folder name */}};
+    for (int i = 0; i < 3; i++) {
+        write_valid();
+        char cfg[1024];
+        snprintf(cfg, sizeof cfg, "{\"_name_or_path\":\"%s\",%s", names[i][0], config_ok + 1);
+        put_text("config.json", cfg);
+        gguf_ctx *g = NULL;
+        gguf_str nm = {0};
+        CHECK(ks_hf_convert(dir, out, KS_DTYPE_F32, NULL, &err) == KS_OK && gguf_open_file(out, &g, &err) == KS_OK &&
+                  gguf_get_str(g, "general.name", &nm, NULL) == KS_OK,
+              "name case %d: %s", i, err.msg);
+        if (names[i][1])
+            CHECK(nm.ptr && gguf_str_eq(nm, names[i][1]), "name case %d: '%.*s', want '%s'", i, (int)nm.len,
+                  nm.ptr ? nm.ptr : "", names[i][1]);
+        else /* a path, not a hub id: the folder's name (ks_hf_XXXXXX, title-cased or not) */
+            CHECK(nm.ptr && nm.len > 6 && (!memcmp(nm.ptr, "Ks_Hf_", 6) || !memcmp(nm.ptr, "ks_hf_", 6)), "name case %d: '%.*s'", i,
+                  (int)nm.len, nm.ptr ? nm.ptr : "");
+        gguf_close(g);
+    }
+    write_valid();
+    { /* the output must not be an input file */
+        char p[512];
+        snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+        CHECK(ks_hf_convert(dir, p, KS_DTYPE_F32, NULL, &err) == KS_ERR_INVALID_ARG && strstr(err.msg, "overwrite an input"),
+              "output onto an input: %s", err.msg);
+    }
+
     /* arguments and output */
     CHECK(ks_hf_convert("/nonexistent-dir", out, KS_DTYPE_F32, NULL, &err) == KS_ERR_NOT_FOUND, "no folder: %s", err.msg);
     CHECK(ks_hf_convert(dir, out, KS_DTYPE_Q4_0, NULL, &err) == KS_ERR_INVALID_ARG, "Q4_0 out type: %s", err.msg);
