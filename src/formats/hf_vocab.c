@@ -329,7 +329,57 @@ static const char *special_token_id(const cJSON *item) {
 
 static bool same(const char *a, const char *b) { return a && b && !strcmp(a, b); }
 
-/* post_processor: ByteLevel, RobertaProcessing, TemplateProcessing<single> (not <pair>) */
+static const char *sequence_id(const cJSON *item) {
+    return hf_json_str(cJSON_GetObjectItemCaseSensitive(item, "Sequence"), "id");
+}
+
+/* element i of a JSON array (negative: from the end), or NULL */
+static const cJSON *at(const cJSON *arr, int i, int n) { return i < 0 ? cJSON_GetArrayItem(arr, n + i) : cJSON_GetArrayItem(arr, i); }
+
+/* TemplateProcessing, parsed as crudely as SpecialVocab does: a special token
+ * first in <single> means add_bos, last means add_eos (the previous EOS becomes
+ * EOT, or EOM); <pair> = [first] A sep... B [last] decides add_sep */
+static void template_processing(const cJSON *it, const cJSON *tc, specials *s) {
+    const cJSON *single = cJSON_GetObjectItemCaseSensitive(it, "single"), *pair = cJSON_GetObjectItemCaseSensitive(it, "pair");
+    const int ns = cJSON_IsArray(single) ? cJSON_GetArraySize(single) : 0;
+    const char *first = NULL, *last = NULL;
+    if (ns > 1) {
+        first = special_token_id(at(single, 0, ns)), last = special_token_id(at(single, -1, ns));
+        if (first && !*first) first = NULL;
+        if (last && !*last) last = NULL;
+        if (first) {
+            if (tc && !same(first, s->tc_tok[SP_BOS]) && !same(first, s->tc_tok[SP_CLS])) {
+                if (!s->tc_tok[SP_BOS]) s->tc_tok[SP_BOS] = first;
+                if (!s->tc_tok[SP_CLS]) s->tc_tok[SP_CLS] = first;
+            }
+            set_add(s, SP_BOS, !tc || same(first, s->tc_tok[SP_BOS]) || same(first, s->tc_tok[SP_CLS]), true);
+        }
+        if (last) {
+            if (tc && !same(last, s->tc_tok[SP_EOS])) {
+                const int alt = !s->active[SP_EOT] ? SP_EOT : !s->active[SP_EOM] ? SP_EOM : -1;
+                if (alt >= 0) s->active[alt] = true, s->tc_tok[alt] = s->tc_tok[SP_EOS];
+                s->tc_tok[SP_EOS] = last;
+            }
+            set_add(s, SP_EOS, true, true);
+        }
+    }
+    int n = cJSON_IsArray(pair) ? cJSON_GetArraySize(pair) : 0, lo = 0;
+    if (!n) return;
+    if (first && same(special_token_id(at(pair, 0, n)), first)) lo = 1;
+    if (last && same(special_token_id(at(pair, -1, n)), last)) n--;
+    if (n - lo < 1 || !same(sequence_id(at(pair, lo, n)), "A") || !same(sequence_id(at(pair, n - 1, n)), "B") || n - lo < 3)
+        return; /* no A ... B with something between */
+    const char *sep = s->tc_tok[SP_SEP], *eos = s->tc_tok[SP_EOS], *e1 = special_token_id(at(pair, lo + 1, n));
+    bool add_sep = e1 && *e1 && (same(e1, sep) || same(e1, eos)) && !last;
+    if (n - lo - 2 == 2) {
+        const char *e2 = special_token_id(at(pair, lo + 2, n));
+        if (e2 && *e2 && (same(e2, sep) || same(e2, eos))) add_sep = true;
+    }
+    set_add(s, SP_SEP, add_sep, true);
+    if (add_sep && !sep && tc) s->tc_tok[SP_SEP] = eos;
+}
+
+/* post_processor: ByteLevel, RobertaProcessing, TemplateProcessing (SpecialVocab's reading) */
 static void post_processor(const cJSON *pp, const cJSON *tc, specials *s) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(pp, "processors");
     const cJSON *it = cJSON_IsArray(list) ? list->child : pp;
@@ -342,27 +392,7 @@ static void post_processor(const cJSON *pp, const cJSON *tc, specials *s) {
         } else if (!strcmp(type, "RobertaProcessing")) {
             set_add(s, SP_BOS, true, true), set_add(s, SP_EOS, true, true), set_add(s, SP_SEP, true, true);
         } else if (!strcmp(type, "TemplateProcessing")) {
-            const cJSON *single = cJSON_GetObjectItemCaseSensitive(it, "single");
-            if (!cJSON_IsArray(single) || !single->child || !single->child->next) continue;
-            const cJSON *last = single->child;
-            while (last->next) last = last->next;
-            const char *first_id = special_token_id(single->child), *last_id = special_token_id(last);
-            if (first_id && *first_id) {
-                if (tc && !same(first_id, s->tc_tok[SP_BOS]) && !same(first_id, s->tc_tok[SP_CLS])) {
-                    if (!s->tc_tok[SP_BOS]) s->tc_tok[SP_BOS] = first_id;
-                    if (!s->tc_tok[SP_CLS]) s->tc_tok[SP_CLS] = first_id;
-                }
-                const bool is_bos = !tc || same(first_id, s->tc_tok[SP_BOS]) || same(first_id, s->tc_tok[SP_CLS]);
-                set_add(s, SP_BOS, is_bos, true);
-            }
-            if (last_id && *last_id) {
-                if (tc && !same(last_id, s->tc_tok[SP_EOS])) { /* the old EOS becomes EOT (or EOM) */
-                    const int alt = !s->active[SP_EOT] ? SP_EOT : !s->active[SP_EOM] ? SP_EOM : -1;
-                    if (alt >= 0) s->active[alt] = true, s->tc_tok[alt] = s->tc_tok[SP_EOS];
-                    s->tc_tok[SP_EOS] = last_id;
-                }
-                set_add(s, SP_EOS, true, true);
-            }
+            template_processing(it, tc, s);
         }
     }
 }

@@ -6,7 +6,10 @@ made by tests/oracle/make_hf_tiny.py), checked against three oracles:
    the size and SHA-256 of llama.cpp's (tests/data/hf-tiny-llama-lcpp.json, made by
    tests/oracle/check_convert.py, which also diffs keys and tensors when they differ). Byte
    identity means same tensor names, shapes, types, bytes, metadata keys, values and order.
-2. Hugging Face tokenizers on tokenizer.json: `kestrel tokenize` gives the same ids for 7 strings.
+   The same for a Llama-3-style tokenizer variant of the folder (tests/e2e/ks_hf_variants.py:
+   split regex, ignore_merges, BOS from TemplateProcessing; hf-tiny-llama3tok-lcpp.json).
+2. Hugging Face tokenizers on tokenizer.json: `kestrel tokenize` gives the same ids for 7 strings,
+   with both tokenizers (the variant's with BOS).
 3. transformers (PyTorch, float32, eager attention) on the folder: Kestrel's next-token logits at
    every position of 3 prompts (57 positions x 320 tokens; logits span about -7..13).
    Tolerances, max |logit_kestrel - logit_hf|, measured on 2026-11-22 in brackets:
@@ -100,6 +103,25 @@ with tempfile.TemporaryDirectory() as tmp:
             bad += 1
             print("FAIL tokenize %r: kestrel %s, HF tokenizers %s" % (t["text"], ids, t["ids"]))
     check(bad == 0, "%d of %d strings tokenized differently from HF tokenizers" % (bad, len(golden["tokenize"])))
+
+    # the Llama-3-style tokenizer variant (tests/e2e/ks_hf_variants.py): llama.cpp's file and HF's ids
+    import ks_hf_variants
+    v_dir = ks_hf_variants.llama3tok(tmp)
+    v_out = os.path.join(tmp, "llama3tok.gguf")
+    r = run(["convert", v_dir, v_out, "--outtype", "f32"])
+    if check(r.returncode == 0 and b"pre-tokenizer 'llama-bpe'" in r.stderr, "convert llama3tok: %r" % r.stderr[-300:]):
+        raw = open(v_out, "rb").read()
+        want = json.load(open(os.path.join(DATA, "hf-tiny-llama3tok-lcpp.json")))["outtypes"]["f32"]
+        check(len(raw) == want["bytes"] and hashlib.sha256(raw).hexdigest() == want["sha256"],
+              "llama3tok: not byte-identical to convert_hf_to_gguf.py")
+        bad = 0
+        for t in golden["tokenize_llama3tok"]:  # BOS added, as the TemplateProcessing says
+            r = run(["tokenize", "-m", v_out, "-p", t["text"], "--parse-special"])
+            ids = [int(x) for x in r.stdout.decode().split()] if r.returncode == 0 else None
+            if ids != t["ids"]:
+                bad += 1
+                print("FAIL llama3tok tokenize %r: kestrel %s, HF tokenizers %s" % (t["text"], ids, t["ids"]))
+        check(bad == 0, "llama3tok: %d strings tokenized differently from HF tokenizers" % bad)
 
     # 3. logits as transformers
     for ot in ("f32", "f16", "bf16"):

@@ -8,6 +8,11 @@ convert_hf_to_gguf.py and gguf-py/), e.g. the one vendored in the llama-cpp-pyth
         [--golden tests/data/hf-tiny-llama-lcpp.json]
 --golden records the size and SHA-256 of llama.cpp's file per --outtype (and whether Kestrel's
 was byte-identical), so tests/e2e/test_hf_convert.py can check Kestrel against it with numpy only.
+The committed goldens:
+    check_convert.py LLAMA_CPP_DIR --golden tests/data/hf-tiny-llama-lcpp.json
+    python3 tests/e2e/ks_hf_variants.py /tmp/v    # -> /tmp/v/hf-tiny-llama3tok
+    check_convert.py LLAMA_CPP_DIR /tmp/v/hf-tiny-llama3tok --outtype f32 --golden tests/data/hf-tiny-llama3tok-lcpp.json
+(the folder's name matters: general.name is made from it).
 
 llama.cpp names the pre-tokenizer by hashing a tokenization and refuses tokenizers it has not
 seen (a tokenizer trained for a test is never in its table); this script then passes it the name
@@ -101,7 +106,7 @@ def main():
     a = ap.parse_args()
     sys.path.insert(0, os.path.join(a.llama_cpp_dir, "gguf-py"))
     total = 0
-    golden = {"llama_cpp": "/".join(os.path.abspath(a.llama_cpp_dir).split("/")[-3:]), "hf_dir": os.path.relpath(a.hf_dir, ROOT), "outtypes": {}}
+    golden = {"llama_cpp": "/".join(os.path.abspath(a.llama_cpp_dir).split("/")[-3:]), "hf_dir": os.path.basename(os.path.normpath(a.hf_dir)), "outtypes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = a.keep or tmp
         for ot in a.outtype or ["f32", "f16", "bf16", "q8_0"]:

@@ -12,7 +12,8 @@ Writes, with the real writers of those libraries (nothing hand-made):
       tokenizer.json                 byte-level BPE trained here with HF tokenizers (SmolLM2-style
                                      pre-tokenizer: single digits, then GPT-2's ByteLevel regex)
       tokenizer_config.json          special tokens, ChatML chat template
-  tests/data/hf-tiny-llama.json      goldens: token ids from HF tokenizers for a few strings, and
+  tests/data/hf-tiny-llama.json      goldens: token ids from HF tokenizers for a few strings (also with
+                                     the Llama-3-style tokenizer of tests/e2e/ks_hf_variants.py), and
                                      the next-token logits transformers (float32, eager attention)
                                      computes at every position of a few prompts (logits_f32_b64:
                                      base64 of little-endian float32, row-major [n_ids, n_vocab]).
@@ -22,7 +23,7 @@ q/k/v biases and Qwen2's split-regex pre-tokenizer.
 Deterministic: a fixed seed, a fixed training text. The random weights are scaled up from HF's
 default init (std 0.02 gives near-uniform logits that would test nothing).
 """
-import base64, json, os, shutil, sys
+import base64, json, os, shutil, sys, tempfile
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -30,6 +31,8 @@ from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralF
                           Qwen2Config, Qwen2ForCausalLM)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import ks_hf_variants  # noqa: E402
 OUT = os.path.join(ROOT, "tests", "data", "hf-tiny-llama")
 GOLDEN = os.path.join(ROOT, "tests", "data", "hf-tiny-llama.json")
 
@@ -151,6 +154,9 @@ def main():
     hf_tok = Tokenizer.from_file(os.path.join(OUT, "tokenizer.json"))
     golden = {"tokenize": [{"text": s, "ids": hf_tok.encode(s).ids} for s in TOKENIZE_STRINGS],
               "n_vocab": n_vocab, "prompts": []}
+    with tempfile.TemporaryDirectory() as tmp:  # the Llama-3-style tokenizer variant (tests/e2e/ks_hf_variants.py)
+        v_tok = Tokenizer.from_file(os.path.join(ks_hf_variants.llama3tok(tmp), "tokenizer.json"))
+        golden["tokenize_llama3tok"] = [{"text": s, "ids": v_tok.encode(s).ids} for s in TOKENIZE_STRINGS]
     ref = LlamaForCausalLM.from_pretrained(OUT, dtype=torch.float32, attn_implementation="eager")
     ref.eval()
     for p in LOGIT_PROMPTS:
