@@ -68,7 +68,7 @@ static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, c
     void (*quant)(const float *, void *, int64_t) = gemm ? ks_quantize_act_q8s_avx512 : ks_quantize_act_q8s;
     size_t xrb = (size_t)(n_in / 32) * sizeof(ks_block_q8s);
     if (ks_packed_act_q8_K(w[0]->type)) {
-        quant = ks_q8_K_from_float;
+        quant = gemm ? ks_quantize_act_q8_K_avx512 : ks_q8_K_from_float;
         xrb = (size_t)ks_dtype_row_bytes(KS_DTYPE_Q8_K, n_in);
     }
     if (!gemm) gemm = ks_packed_gemm_ref;

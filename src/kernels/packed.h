@@ -78,6 +78,7 @@ void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t
                         int64_t n_tok, float *y, int64_t ldy);
 /* NULL when the CPU lacks AVX-512 VNNI (or the compiler cannot target it) */
 ks_packed_gemm_fn ks_packed_gemm_avx512(void);
-/* ks_quantize_act_q8s, bit-identical; only when ks_packed_gemm_avx512() is non-NULL */
+/* ks_quantize_act_q8s / ks_q8_K_from_float, bit-identical; only when ks_packed_gemm_avx512() is non-NULL */
 void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n);
+void ks_quantize_act_q8_K_avx512(const float *x, void *dst, int64_t n);
 #endif

@@ -373,6 +373,19 @@ static void test_packed_k(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_
           (long long)(n_out * n_tok));
     const int64_t mid = (n_out / KS_PACK_ROWS / 2) * KS_PACK_ROWS;
     ks_packed_gemm_fn simd = ks_packed_gemm_avx512();
+    { /* the AVX-512 Q8_K quantizer gives the reference's bytes, also on ties of |max| and zeros */
+        char *xs = malloc(xrb * n_tok);
+        for (int64_t i = 0; i < n_tok; i++) ks_quantize_act_q8_K_avx512(x + i * n_in, xs + i * xrb, n_in);
+        CHECK(!memcmp(xs, xq, xrb * n_tok), "Q8_K quantizer avx512 != reference");
+        float tie[512];
+        for (int j = 0; j < 512; j++) tie[j] = j < 256 ? 0.0f : frand();
+        tie[300] = -5.0f, tie[301] = 5.0f, tie[400] = 5.0f; /* first largest is negative */
+        ks_block_q8_K a[2], c[2];
+        ks_q8_K_from_float(tie, a, 512);
+        ks_quantize_act_q8_K_avx512(tie, c, 512);
+        CHECK(!memcmp(a, c, sizeof a), "Q8_K quantizer avx512 != reference on ties / zero blocks");
+        free(xs);
+    }
     simd(type, n_in, packed, 0, mid, xq, n_tok, y_simd, n_out);
     simd(type, n_in, packed, mid, n_out, xq, n_tok, y_simd, n_out);
     CHECK(!memcmp(y_ref, y_simd, n_out * n_tok * 4), "packed %s avx512 != reference (%lldx%lld, %lld tokens)",
