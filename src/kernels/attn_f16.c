@@ -51,7 +51,12 @@ static void qk_cols3_ref(float *const *s, const float *const *q, int nq, const f
     for (int i = 0; i < nq; i++) qk_cols_ref(s[i], q[i], kt, ld, n_kv, hd);
 }
 
-static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref};
+static void pv_cols3_ref(float *const *o, const float *const *p, int nq, const float *vt, int64_t ld, int64_t n_kv,
+                         int64_t hd) {
+    for (int i = 0; i < nq; i++) pv_cols_ref(o[i], p[i], vt, ld, n_kv, hd);
+}
+
+static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref, pv_cols3_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -228,6 +233,58 @@ KS_AVX512 static void pv_cols_avx512(float *o, const float *p, const float *vt, 
     }
 }
 
+/* pv_cols for nq <= 3 probability rows sharing the values (query heads of one kv head):
+ * each value tile is loaded once for all of them. Eight head dims per pass keep
+ * 3 x 8 accumulators in registers; two passes fill the 16 lane-sum vectors the
+ * reduce16x16 network takes. Per query exactly pv_cols's operations. */
+KS_AVX512 static KS_INLINE void pv_cols_nq(const int nq, float *const *o, const float *const *p, const float *vt,
+                                           int64_t ld, int64_t n_kv, int64_t hd, __m512i perm) {
+    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+        __m512 acc16[3][16];
+        for (int half = 0; half < 2; half++) {
+            const float *v0 = vt + (d0 + 8 * half) * ld;
+            __m512 acc[3][8];
+            for (int i = 0; i < nq; i++)
+                for (int r = 0; r < 8; r++) acc[i][r] = _mm512_setzero_ps();
+            int64_t j = 0;
+            for (; j + 16 <= n_kv; j += 16) {
+                __m512 P[3];
+                for (int i = 0; i < nq; i++) P[i] = _mm512_loadu_ps(p[i] + j);
+                for (int r = 0; r < 8; r++) {
+                    const __m512 V = _mm512_loadu_ps(v0 + r * ld + j);
+                    for (int i = 0; i < nq; i++) acc[i][r] = _mm512_fmadd_ps(P[i], V, acc[i][r]);
+                }
+            }
+            if (j < n_kv) { /* the last positions: lanes past n_kv keep their sums untouched */
+                const __mmask16 m = (__mmask16)((1u << (n_kv - j)) - 1);
+                __m512 P[3];
+                for (int i = 0; i < nq; i++) P[i] = _mm512_maskz_loadu_ps(m, p[i] + j);
+                for (int r = 0; r < 8; r++) {
+                    const __m512 V = _mm512_maskz_loadu_ps(m, v0 + r * ld + j);
+                    for (int i = 0; i < nq; i++) acc[i][r] = _mm512_mask3_fmadd_ps(P[i], V, acc[i][r], m);
+                }
+            }
+            for (int i = 0; i < nq; i++)
+                for (int r = 0; r < 8; r++) acc16[i][8 * half + r] = acc[i][r];
+        }
+        for (int i = 0; i < nq; i++) _mm512_storeu_ps(o[i] + d0, reduce16x16(acc16[i], perm));
+    }
+}
+
+KS_AVX512 static void pv_cols3_avx512(float *const *o, const float *const *p, int nq, const float *vt, int64_t ld,
+                                      int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        for (int i = 0; i < nq; i++) pv_cols_ref(o[i], p[i], vt, ld, n_kv, hd);
+        return;
+    }
+    static _Thread_local int have;
+    static _Thread_local __m512i perm;
+    if (!have) perm = reduce16x16_perm(), have = 1;
+    if (nq == 3) pv_cols_nq(3, o, p, vt, ld, n_kv, hd, perm);
+    else if (nq == 2) pv_cols_nq(2, o, p, vt, ld, n_kv, hd, perm);
+    else pv_cols_nq(1, o, p, vt, ld, n_kv, hd, perm);
+}
+
 /* ---------------- AVX2: 16 lanes = two 256-bit registers ---------------- */
 KS_AVX2 static inline float r16_256(__m256 lo, __m256 hi) {
     const __m256 t3 = _mm256_add_ps(hi, lo);
@@ -292,8 +349,9 @@ KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t
     }
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512", qk_avx512, pv_avx512, qk_cols_avx512, pv_cols_avx512, qk_cols3_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL};
+static const ks_attn_kernels attn_avx512 = {"avx512",        qk_avx512,       pv_avx512,      qk_cols_avx512,
+                                            pv_cols_avx512, qk_cols3_avx512, pv_cols3_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL, NULL};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

@@ -91,6 +91,9 @@ typedef struct ks_attn_kernels {
     /* qk_cols for nq <= 3 queries sharing the keys: s[i] = q[i].k_j */
     void (*qk_cols3)(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld, int64_t n_kv,
                      int64_t hd);
+    /* pv_cols for nq <= 3 probability rows sharing the values: o[i] = sum_j p[i][j] vt[d * ld + j] */
+    void (*pv_cols3)(float *const *o, const float *const *p, int nq, const float *vt, int64_t ld, int64_t n_kv,
+                     int64_t hd);
 } ks_attn_kernels;
 const ks_attn_kernels *ks_attn_kernels_best(void);
 const ks_attn_kernels *ks_attn_kernels_ref(void);

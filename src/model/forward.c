@@ -249,13 +249,16 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
                             q3[i] = qh + i * hd, s3[i] = sc + (size_t)i * c->n_ctx;
                         }
                         ak->qk_cols3(s3, q3, nh, kf + hk * hd * ldk, ldk, n_kv, hd);
+                        float *o3[3];
+                        const float *p3[3];
                         for (int i = 0; i < nh; i++) {
                             float *si = s3[i];
                             for (int64_t j = 0; j < n_kv; j++) si[j] *= scale;
                             ks_softmax(si, n_kv);
                             ks_fp16_round_row(si, si, n_kv);
-                            ak->pv_cols(c->att + t * q_dim + (h0 + i) * hd, si, vf + hk * hd * ldk, ldk, n_kv, hd);
+                            o3[i] = c->att + t * q_dim + (h0 + i) * hd, p3[i] = si;
                         }
+                        ak->pv_cols3(o3, p3, nh, vf + hk * hd * ldk, ldk, n_kv, hd);
                     }
                 }
             }
@@ -265,7 +268,7 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
 
 /* Causal attention of the batch's queries over cache positions [0, pos0 + t]. */
 static void attention(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
-    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols3 && c->attn->pv_cols) {
+    if (n > 1 && c->kvf && c->kv_type == KS_DTYPE_F16 && c->attn->qk_cols3 && c->attn->pv_cols3) {
         attention_rows(c, il, n, pos0);
         return;
     }

@@ -220,6 +220,21 @@ static void test_attn(const char *isa) {
                 bad += memcmp(o1, o2, hd * 4) != 0, checked++;
                 ref->pv_cols(o2, p, kt, n_kv + 3, n_kv, hd);
                 bad += memcmp(o1, o2, hd * 4) != 0, checked++;
+                { /* three probability rows at once: each equal to its one-row result */
+                    float *p2 = malloc(n_kv * 4), *p3 = malloc(n_kv * 4), *oa = malloc(hd * 4), *ob = malloc(hd * 4),
+                          *oc = malloc(hd * 4), *r = malloc(hd * 4);
+                    for (int64_t j = 0; j < n_kv; j++) p2[j] = p[n_kv - 1 - j], p3[j] = 1.0f - p[j];
+                    for (int nq = 1; nq <= 3; nq++) {
+                        float *oo[3] = {oa, ob, oc};
+                        const float *ps[3] = {p, p2, p3};
+                        k->pv_cols3(oo, ps, nq, kt, n_kv + 3, n_kv, hd);
+                        for (int i = 0; i < nq; i++) {
+                            ref->pv_cols(r, ps[i], kt, n_kv + 3, n_kv, hd);
+                            bad += memcmp(r, oo[i], hd * 4) != 0, checked++;
+                        }
+                    }
+                    free(p2), free(p3), free(oa), free(ob), free(oc), free(r);
+                }
                 free(kt);
                 free(kf), free(s1), free(s2);
             }
