@@ -10,7 +10,7 @@ static bool has_f16c(void) {
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && __builtin_cpu_supports("avx");
 }
 
-bool ks_cpu_has(ks_cpu_feature f) {
+static bool detect(ks_cpu_feature f) {
     __builtin_cpu_init();
     switch (f) {
     case KS_CPU_AVX: return __builtin_cpu_supports("avx");
@@ -22,6 +22,14 @@ bool ks_cpu_has(ks_cpu_feature f) {
     case KS_CPU_AVX512VNNI: return __builtin_cpu_supports("avx512vnni");
     }
     return false;
+}
+
+/* detected once per feature: cpuid traps to the hypervisor in a VM (about a microsecond) */
+bool ks_cpu_has(ks_cpu_feature f) {
+    static signed char known[32]; /* 0 unknown, 1 yes, -1 no; a benign race finds the same answer */
+    if ((unsigned)f >= sizeof known) return detect(f);
+    if (!known[f]) known[f] = detect(f) ? 1 : -1;
+    return known[f] > 0;
 }
 #else
 bool ks_cpu_has(ks_cpu_feature f) {

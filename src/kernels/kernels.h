@@ -101,6 +101,10 @@ const ks_attn_kernels *ks_attn_kernels_ref(void);
 const ks_attn_kernels *ks_attn_kernels_isa(const char *isa);
 /* in-place softmax over n values (ggml numerics) */
 void ks_softmax(float *x, int64_t n);
+/* attention probabilities in place: x *= scale, ks_softmax, round to f16 (as ggml's f16
+ * p.v matmul takes them); the _ref form is those three steps, the other bit-identical */
+void ks_softmax_f16(float *x, int64_t n, float scale);
+void ks_softmax_f16_ref(float *x, int64_t n, float scale);
 /* out[i] = silu(gate[i]) * up[i] */
 void ks_swiglu(float *out, const float *gate, const float *up, int64_t n);
 /* rotate pairs (x[2i], x[2i+1]) ("normal" ggml rope) or (x[i], x[i+n_rot/2]) (neox) by cos/sin tables of n_rot/2 */

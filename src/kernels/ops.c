@@ -35,6 +35,7 @@ float ks_expf(float x) {
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define KS_AVX2 __attribute__((target("avx2,fma")))
+#define KS_AVX2_F16C __attribute__((target("avx2,fma,f16c")))
 
 /* ks_expf on 8 lanes: the same operations lane by lane (bit-identical) */
 KS_AVX2 static inline __m256 expf8(__m256 x) {
@@ -77,6 +78,48 @@ KS_AVX2 static int64_t exp_sub_avx2(float *x, float max, int64_t n) {
     return i;
 }
 
+/* attention probabilities: x *= scale, softmax, round to f16, the operations of
+ * ks_softmax_f16's scalar form lane by lane (max is order-free; each 16-value
+ * chunk's sum takes ks_reduce16's tree; chunk sums are added in double in order) */
+KS_AVX2_F16C static void softmax_f16_avx2(float *x, int64_t n, float scale) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    __m256 mx = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sc);
+        _mm256_storeu_ps(x + i, v);
+        mx = _mm256_max_ps(v, mx); /* a NaN in v keeps mx, as the scalar comparison skips it */
+    }
+    float max = -INFINITY, lanes[8];
+    _mm256_storeu_ps(lanes, mx);
+    for (int l = 0; l < 8; l++) max = lanes[l] > max ? lanes[l] : max;
+    for (; i < n; i++) {
+        x[i] *= scale;
+        max = x[i] > max ? x[i] : max;
+    }
+    const __m256 vmax = _mm256_set1_ps(max);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax)));
+    for (; i < n; i++) x[i] = ks_expf(x[i] - max);
+    double sum = 0.0;
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __m256 t8 = _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(x + i + 8));
+        const __m128 t4 = _mm_add_ps(_mm256_castps256_ps128(t8), _mm256_extractf128_ps(t8, 1));
+        const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4)); /* (0+2), (1+3) */
+        sum += (double)_mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
+    }
+    if (i < n) {
+        float lane[16] = {0};
+        for (int64_t k = 0; i + k < n; k++) lane[k] = x[i + k];
+        sum += (double)ks_reduce16(lane);
+    }
+    const float inv = (float)(1.0 / sum);
+    const __m256 vinv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), vinv),
+                                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    for (; i < n; i++) x[i] = ks_fp16_to_fp32(ks_fp32_to_fp16(x[i] * inv));
+}
+
 static bool have_avx2_fma(void) {
     static int state;
     if (!state) {
@@ -88,6 +131,7 @@ static bool have_avx2_fma(void) {
 static bool have_avx2_fma(void) { return false; }
 static int64_t swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) { return 0; }
 static int64_t exp_sub_avx2(float *x, float max, int64_t n) { return 0; }
+static void softmax_f16_avx2(float *x, int64_t n, float scale) {}
 #endif
 
 /* ggml_vec_dot_f16's order (llama.cpp's single-token matmuls): elements in steps
@@ -154,6 +198,19 @@ void ks_softmax(float *x, int64_t n) {
     }
     const float inv = (float)(1.0 / sum);
     for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+void ks_softmax_f16_ref(float *x, int64_t n, float scale) {
+    for (int64_t i = 0; i < n; i++) x[i] *= scale;
+    ks_softmax(x, n);
+    ks_fp16_round_row(x, x, n);
+}
+
+void ks_softmax_f16(float *x, int64_t n, float scale) {
+    static int f16c; /* 0 unknown, 1 yes, -1 no (benign race: every thread finds the same) */
+    if (!f16c) f16c = have_avx2_fma() && ks_cpu_has(KS_CPU_F16C) ? 1 : -1;
+    if (f16c > 0) softmax_f16_avx2(x, n, scale);
+    else ks_softmax_f16_ref(x, n, scale);
 }
 
 void ks_swiglu(float *out, const float *gate, const float *up, int64_t n) {

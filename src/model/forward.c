@@ -253,9 +253,7 @@ static void attention_rows(ks_context *c, int64_t il, int64_t n, int64_t pos0) {
                         const float *p3[3];
                         for (int i = 0; i < nh; i++) {
                             float *si = s3[i];
-                            for (int64_t j = 0; j < n_kv; j++) si[j] *= scale;
-                            ks_softmax(si, n_kv);
-                            ks_fp16_round_row(si, si, n_kv);
+                            ks_softmax_f16(si, n_kv, scale);
                             o3[i] = c->att + t * q_dim + (h0 + i) * hd, p3[i] = si;
                         }
                         ak->pv_cols3(o3, p3, nh, vf + hk * hd * ldk, ldk, n_kv, hd);

@@ -106,7 +106,26 @@ static void test_matmul(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
     free(w), free(wd), free(x), free(y), free(wq), free(scratch);
 }
 
+/* the fused attention-probability row equals scale + softmax + f16 rounding bit for bit */
+static void test_softmax_f16(void) {
+    const int64_t ns[] = {1, 2, 7, 8, 15, 16, 17, 31, 100, 257, 513, 1000};
+    int bad = 0;
+    for (size_t k = 0; k < sizeof ns / sizeof *ns; k++)
+        for (int rep = 0; rep < 4; rep++) {
+            const int64_t n = ns[k];
+            float *a = malloc(n * 4), *b = malloc(n * 4);
+            for (int64_t i = 0; i < n; i++) a[i] = b[i] = frand() * (rep == 0 ? 1.0f : rep == 1 ? 30.0f : rep == 2 ? 200.0f : 1e-3f);
+            if (rep == 3 && n > 3) a[2] = b[2] = 0.0f, a[3] = b[3] = -0.0f;
+            ks_softmax_f16(a, n, 0.125f);
+            ks_softmax_f16_ref(b, n, 0.125f);
+            bad += memcmp(a, b, n * 4) != 0;
+            free(a), free(b);
+        }
+    CHECK(bad == 0, "softmax_f16: %d rows differ from scale + ks_softmax + f16 rounding", bad);
+}
+
 static void test_ops(void) {
+    test_softmax_f16();
     float x[7] = {1, -2, 3, 0.5f, 0, 4, -1}, y[7], w[7] = {1, 1, 1, 1, 1, 1, 2};
     ks_rmsnorm(y, x, w, 7, 0.0f);
     double ss = 0;
