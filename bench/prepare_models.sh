@@ -2,9 +2,11 @@
 # prepare_models.sh - writes the benchmark models of issue "Faster, smaller" into the
 # git-ignored cache/models (idempotent):
 #   SmolLM2-135M-Instruct Q4_1 (scripts/setup.sh downloads it), and re-quantized from an
-#   F32 copy of it: smollm2-f32, smollm2-q8_0, smollm2-q4_0 (and smollm2-f16);
+#   F32 copy of it: smollm2-f32, smollm2-q8_0, smollm2-q4_0, smollm2-q4_k_m, smollm2-q6_k
+#   (and smollm2-f16);
 #   random TinyLlama-1.1B-shaped LLaMA: random-tinyllama-1.1b-f16 (bench/make_random_llama.py,
-#   needs numpy + gguf), then -q8_0 and -q4_0 by `kestrel quantize`.
+#   needs numpy + gguf), then -q8_0, -q4_0 and -q4_k_m by `kestrel quantize` (the same bytes
+#   and tensor types llama-quantize writes: tests/data/quantize-check.txt).
 # usage: bash bench/prepare_models.sh [KESTREL (default build/kestrel)] [PYTHON (default .venv/bin/python3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,10 @@ q $M/SmolLM2-135M-Instruct.Q4_1.gguf $M/smollm2-f32.gguf F32
 q $M/smollm2-f32.gguf $M/smollm2-q8_0.gguf Q8_0
 q $M/smollm2-f32.gguf $M/smollm2-q4_0.gguf Q4_0
 q $M/smollm2-f32.gguf $M/smollm2-f16.gguf F16
+q $M/smollm2-f32.gguf $M/smollm2-q4_k_m.gguf Q4_K_M
+q $M/smollm2-f32.gguf $M/smollm2-q6_k.gguf Q6_K
 [ -s $M/random-tinyllama-1.1b-f16.gguf ] || "$PY" bench/make_random_llama.py $M/random-tinyllama-1.1b-f16.gguf
 q $M/random-tinyllama-1.1b-f16.gguf $M/random-tinyllama-1.1b-q8_0.gguf Q8_0
 q $M/random-tinyllama-1.1b-f16.gguf $M/random-tinyllama-1.1b-q4_0.gguf Q4_0
+q $M/random-tinyllama-1.1b-f16.gguf $M/random-tinyllama-1.1b-q4_k_m.gguf Q4_K_M
 ls -la $M
