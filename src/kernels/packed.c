@@ -13,6 +13,7 @@ size_t ks_packed_record_bytes(uint32_t type) {
     case KS_DTYPE_Q4_0: return 2 * KS_PACK_ROWS + 16 * KS_PACK_ROWS; /* 288 = 16 x 18 */
     case KS_DTYPE_Q8_0: return 2 * KS_PACK_ROWS + 32 * KS_PACK_ROWS; /* 544 = 16 x 34 */
     case KS_DTYPE_Q4_1: return 4 * KS_PACK_ROWS + 16 * KS_PACK_ROWS; /* 320 = 16 x 20 */
+    case KS_DTYPE_Q5_0: return 2 * KS_PACK_ROWS + 64 + 16 * KS_PACK_ROWS; /* 352 = 16 x 22 */
     case KS_DTYPE_Q4_K: return (4 + 16 + 128) * KS_PACK_ROWS;        /* 2368 = 16 x 148 */
     case KS_DTYPE_Q6_K: return 210 * KS_PACK_ROWS;                    /* 3360 = 16 x 210 */
     default: return 0;
@@ -63,6 +64,28 @@ static void pack_q4_K(const ks_tensor *w, int64_t p, int64_t b, uint8_t *o) {
 
 bool ks_matmul_pack_useful(void) { return ks_packed_gemm_avx512() != NULL; }
 
+/* one Q5_0 record: d, the fifth bits as one 64-bit byte mask per nibble vector, the nibbles as Q4_0 */
+static void pack_q5_0(const ks_tensor *w, int64_t p, int64_t b, uint8_t *o) {
+    uint16_t *d = (uint16_t *)o;
+    uint64_t masks[8] = {0};
+    uint8_t *q = o + 2 * KS_PACK_ROWS + 64;
+    for (int i = 0; i < KS_PACK_ROWS; i++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)(p * KS_PACK_ROWS + i) * w->row_bytes;
+        const ks_block_q5_0 *blk = (const ks_block_q5_0 *)row + b;
+        uint32_t qh;
+        memcpy(&qh, blk->qh, 4);
+        d[i] = blk->d;
+        for (int v = 0; v < 4; v++) {
+            memcpy(q + (v * KS_PACK_ROWS + i) * 4, blk->qs + 4 * v, 4);
+            for (int k = 0; k < 4; k++) {
+                masks[v] |= (uint64_t)((qh >> (4 * v + k)) & 1) << (i * 4 + k);          /* inputs 4v + k */
+                masks[v + 4] |= (uint64_t)((qh >> (16 + 4 * v + k)) & 1) << (i * 4 + k); /* inputs 16 + 4v + k */
+            }
+        }
+    }
+    memcpy(o + 2 * KS_PACK_ROWS, masks, sizeof masks);
+}
+
 /* one Q6_K record */
 static void pack_q6_K(const ks_tensor *w, int64_t p, int64_t b, uint8_t *o) {
     uint16_t *d = (uint16_t *)o;
@@ -96,6 +119,10 @@ void ks_matmul_pack(const ks_tensor *w, void *dst) {
             }
             if (w->type == KS_DTYPE_Q6_K) {
                 pack_q6_K(w, p, b, o);
+                continue;
+            }
+            if (w->type == KS_DTYPE_Q5_0) {
+                pack_q5_0(w, p, b, o);
                 continue;
             }
             uint16_t *d = (uint16_t *)o;
@@ -235,9 +262,45 @@ static void gemm_q6_K_ref(int64_t n_in, const void *packed, int64_t r0, int64_t 
     }
 }
 
+/* Q5_0: ggml_vec_dot_q5_0_q8_0's AVX2 order (eight lanes of four inputs, fma per block) */
+static void gemm_q5_0_ref(int64_t n_in, const void *packed, int64_t r0, int64_t r1, const ks_block_q8s *x,
+                          int64_t n_tok, float *y, int64_t ldy) {
+    const int64_t nb = n_in / 32;
+    const size_t rec = ks_packed_record_bytes(KS_DTYPE_Q5_0);
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t p = r / KS_PACK_ROWS;
+        const int i = (int)(r % KS_PACK_ROWS);
+        for (int64_t t = 0; t < n_tok; t++) {
+            const ks_block_q8s *xb = x + t * nb;
+            float acc[8] = {0};
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *o = (const uint8_t *)packed + ((size_t)p * (size_t)nb + (size_t)b) * rec;
+                uint64_t masks[8];
+                memcpy(masks, o + 2 * KS_PACK_ROWS, sizeof masks);
+                const uint8_t *q = o + 2 * KS_PACK_ROWS + 64;
+                const float dd = ks_fp16_to_fp32(((const uint16_t *)o)[i]) * xb[b].d;
+                for (int l = 0; l < 8; l++) {
+                    int32_t isum = 0;
+                    for (int k = 0; k < 4; k++) {
+                        const uint8_t byte = q[((l % 4) * KS_PACK_ROWS + i) * 4 + k];
+                        const int hi = (int)((masks[l] >> (i * 4 + k)) & 1);
+                        isum += (((l < 4 ? byte & 0x0f : byte >> 4) | (hi << 4)) - 16) * xb[b].qs[4 * l + k];
+                    }
+                    acc[l] = fmaf(dd, (float)isum, acc[l]);
+                }
+            }
+            y[t * ldy + r] = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        }
+    }
+}
+
 void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1, const void *xv,
                         int64_t n_tok, float *y, int64_t ldy) {
     const ks_block_q8s *x = xv;
+    if (type == KS_DTYPE_Q5_0) {
+        gemm_q5_0_ref(n_in, packed, r0, r1, x, n_tok, y, ldy);
+        return;
+    }
     if (type == KS_DTYPE_Q6_K) {
         gemm_q6_K_ref(n_in, packed, r0, r1, xv, n_tok, y, ldy);
         return;

@@ -16,6 +16,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#include <string.h>
 
 #define KS_AVX512 __attribute__((target("avx512f,avx512bw,avx512vnni,f16c,fma")))
 #define KS_INLINE inline __attribute__((always_inline))
@@ -99,6 +100,58 @@ KS_AVX512 static KS_INLINE void tile_q4_1(const int nc, int64_t nb, const uint8_
                                        _mm512_add_ps(_mm512_add_ps(acc[c][1], acc[c][5]), _mm512_add_ps(acc[c][3], acc[c][7])));
         _mm512_storeu_ps(y + (size_t)c * (size_t)ldy, _mm512_add_ps(h, summs[c]));
     }
+}
+
+/* Q5_0 in llama.cpp's eight-lane vec_dot order: lane l's integer sum is the vpdpbusd of the
+ * unsigned 5-bit codes started from -16 x (the lane's four activation bytes' sum) */
+KS_AVX512 static KS_INLINE void tile_q5_0(const int nc, int64_t nb, const uint8_t *panel, size_t rec,
+                                          const ks_block_q8s *x, float *y, int64_t ldy) {
+    __m512 acc[2][8];
+    for (int c = 0; c < nc; c++)
+        for (int l = 0; l < 8; l++) acc[c][l] = _mm512_setzero_ps();
+    const __m512i lo = _mm512_set1_epi8(0x0f), h16 = _mm512_set1_epi8(16);
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *o = panel + (size_t)b * rec;
+        if (nc == 1 && (b & 3) == 0) prefetch_ahead(o, 4 * rec);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+        uint64_t mk[8];
+        memcpy(mk, o + 32, sizeof mk);
+        __m512i u[8];
+        for (int v = 0; v < 4; v++) {
+            const __m512i V = _mm512_loadu_si512(o + 96 + 64 * v);
+            u[v] = _mm512_mask_blend_epi8(mk[v], _mm512_and_si512(V, lo), _mm512_or_si512(_mm512_and_si512(V, lo), h16));
+            const __m512i H = _mm512_and_si512(_mm512_srli_epi16(V, 4), lo);
+            u[v + 4] = _mm512_mask_blend_epi8(mk[v + 4], H, _mm512_or_si512(H, h16));
+        }
+        for (int c = 0; c < nc; c++) {
+            const ks_block_q8s *xb = x + (size_t)c * (size_t)nb + b;
+            const int32_t *a32 = (const int32_t *)xb->qs;
+            int32_t corr[16]; /* -16 x each lane's four activation bytes (lanes 8-15: zero) */
+            _mm512_storeu_si512(corr, _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones,
+                                                                            _mm512_zextsi256_si512(_mm256_loadu_si256(
+                                                                                (const __m256i *)xb->qs))),
+                                                        4));
+            for (int l = 0; l < 8; l++) corr[l] = -corr[l];
+            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(xb->d));
+            for (int l = 0; l < 8; l++) {
+                const __m512i ia = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[l]), u[l], _mm512_set1_epi32(a32[l]));
+                acc[c][l] = _mm512_fmadd_ps(dd, _mm512_cvtepi32_ps(ia), acc[c][l]);
+            }
+        }
+    }
+    for (int c = 0; c < nc; c++) {
+        const __m512 h = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(acc[c][0], acc[c][4]), _mm512_add_ps(acc[c][2], acc[c][6])),
+                                       _mm512_add_ps(_mm512_add_ps(acc[c][1], acc[c][5]), _mm512_add_ps(acc[c][3], acc[c][7])));
+        _mm512_storeu_ps(y + (size_t)c * (size_t)ldy, h);
+    }
+}
+
+KS_AVX512 static void tiles_q5_0(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t n_tok,
+                                 float *y, int64_t ldy) {
+    int64_t t = 0;
+    for (; t + 2 <= n_tok; t += 2) tile_q5_0(2, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
+    if (t < n_tok) tile_q5_0(1, nb, panel, rec, x + t * nb, y + t * ldy, ldy);
 }
 
 KS_AVX512 static void tiles_q4_1(int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t n_tok,
@@ -278,6 +331,8 @@ static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t
         tiles_q4_K(nb, panel, rec, (const ks_block_q8_K *)xv + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
     else if (type == KS_DTYPE_Q6_K)
         tiles_q6_K(nb, panel, rec, (const ks_block_q8_K *)xv + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
+    else if (type == KS_DTYPE_Q5_0)
+        tiles_q5_0(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
     else if (type == KS_DTYPE_Q4_0)
         tiles_q4_0(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
     else if (type == KS_DTYPE_Q8_0)

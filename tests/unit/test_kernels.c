@@ -305,8 +305,8 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
     ks_packed_gemm_ref(type, n_in, packed, 0, n_out, xq, n_tok, y_ref, n_out);
     /* the documented order from the native layout (Q4_1: llama.cpp's row kernel itself) */
     int order_bad = 0;
-    if (type == KS_DTYPE_Q4_1) {
-        const ks_matmul_traits *best = ks_matmul_get(KS_DTYPE_Q4_1);
+    if (type == KS_DTYPE_Q4_1 || type == KS_DTYPE_Q5_0) { /* llama.cpp's eight-lane row kernels themselves */
+        const ks_matmul_traits *best = ks_matmul_get(type);
         void *x81 = malloc(36 * nb);
         for (int64_t i = 0; i < n_tok; i++) {
             best->from_float(x + i * n_in, x81, n_in);
@@ -476,6 +476,7 @@ int main(void) {
         test_packed(KS_DTYPE_Q4_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q8_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q4_1, pk[i][0], pk[i][1], pk[i][2]);
+        test_packed(KS_DTYPE_Q5_0, pk[i][0], pk[i][1], pk[i][2]);
     }
     const int64_t pkk[][3] = {{256, 16, 1}, {512, 48, 3}, {1536, 64, 9}, {2048, 32, 2}, {256, 16, 8}};
     for (size_t i = 0; i < sizeof pkk / sizeof pkk[0]; i++) {
