@@ -1,6 +1,6 @@
 /* packed.h - internal: interleaved ("packed") weight layout for the int8 GEMM.
  *
- * Q4_0 and Q8_0 weight matrices whose row count is a multiple of 16 are
+ * Q4_0, Q4_1, Q5_0, Q8_0, Q4_K and Q6_K weight matrices whose row count is a multiple of 16 are
  * repacked at model load (as llama.cpp repacks Q4_0 for its AVX2/AVX-512 GEMM)
  * into panels of 16 rows. Panel p, block b (32 inputs) is one record:
  *
@@ -9,6 +9,8 @@
  *                               nibbles are inputs 4v.., high nibbles 16+4v..
  *   Q8_0: uint8_t q[8][16][4]   q[s][i] = row i's qs[4s .. 4s+3] + 128
  *   Q4_1: uint16_t m[16] (the rows' fp16 minimums), then q as for Q4_0
+ *   Q5_0: uint64_t h[8] (vector v's fifth bits, one per byte of the 64-byte nibble
+ *         vector: v < 4 low nibbles, v >= 4 high nibbles), then q as for Q4_0
  *
  * Q4_K records cover a super-block (256 inputs) of 16 rows:
  *   uint16_t d[16], dmin[16]     the rows' fp16 super-block scales
@@ -37,6 +39,8 @@
  *   acc[l] = fmaf(d_w * d_x, (float)isum_l, acc[l]); summs = summs + m_w * s_x (not fused)
  *   out = ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7)) + summs
  * so SmolLM2's Q4_1 logits stay bit-identical to llama.cpp's.
+ * Q5_0 keeps ggml_vec_dot_q5_0_q8_0's eight lanes the same way (no minimums); the codes
+ * are made unsigned (0..31) and each lane starts from -16 x its four activation bytes' sum.
  * Q4_K keeps ggml_vec_dot_q4_K_q8_K's AVX2 order (matmul_ref.c spells it out): eight integer
  * lanes per super-block (lane k = inputs 4k..4k+3 of each 32-input chunk, times the chunk's
  * scale), each folded by one fma into its float accumulator, four lanes for the mins, so the
