@@ -39,6 +39,34 @@ for b in ("128", "48"):
 check(outs[0][0] == 0 and outs[0] == outs[1] and len(outs[0][2]) == 3,
       "batches of 48 vs 128 differ: %r vs %r" % (outs[0][1:], outs[1][1:]))
 print("batch 128 vs 48: %s" % ("identical" if outs[0] == outs[1] else "DIFFERENT"))
+# k-quants (tests/data/perplexity-requant-ref.json): SmolLM2 re-quantized to Q6_K and Q4_K_M here,
+# as bench/prepare_models.sh makes the files llama.cpp was run on. On llama.cpp's row kernels
+# (its generation path) the perplexity must be identical (1e-4 relative) with --no-repack, whose
+# k-quant and Q5_0/Q8_0 kernels sum in those orders; against llama.cpp's defaults (its own tiled
+# k-quant GEMM and repacked Q4_K/Q8_0, which move its perplexity by up to 0.47% from its row
+# kernels on these files) within 1%.
+rq = json.load(open(os.path.join(DATA, "perplexity-requant-ref.json")))
+import tempfile
+with tempfile.TemporaryDirectory() as tmp:
+    f32 = os.path.join(tmp, "f32.gguf")
+    check(run(["quantize", model, f32, "F32"]).returncode == 0, "quantize F32")
+    for v in ("Q6_K", "Q4_K_M"):
+        path = os.path.join(tmp, v + ".gguf")
+        if not check(run(["quantize", f32, path, v]).returncode == 0, "quantize %s" % v):
+            continue
+        for c in (x for x in rq["cases"] if x["variant"] == v and (slow_ok or x["llama_path"] == "row-kernels")):
+            flags = ["--no-repack"] if c["llama_path"] == "row-kernels" else []
+            tol = 1e-4 if flags else 0.01
+            r = run(["perplexity", "-m", path, "-f", os.path.join(SRC, rq["text"]), "-c", str(c["ctx"]), "--chunks",
+                     str(c["chunks"]), "-t", "2"] + flags, timeout=1200)
+            m = re.search(r"perplexity: ([\d.]+)\s*$", r.stdout.decode())
+            if not check(r.returncode == 0 and m, "%s: no perplexity: %r" % (v, r.stderr[-200:])):
+                continue
+            got = float(m.group(1))
+            rel = abs(got - c["ppl"]) / c["ppl"]
+            print("%s %s vs llama.cpp %s: kestrel %.4f, llama.cpp %.4f, relative difference %.4f%% (tolerance %.2f%%)"
+                  % (v, " ".join(flags) or "(default)", c["llama_path"], got, c["ppl"], 100 * rel, 100 * tol))
+            check(rel < tol, "%s %s: perplexity %.4f vs llama.cpp %.4f" % (v, c["llama_path"], got, c["ppl"]))
 r = run(["perplexity", "-m", model, "-f", os.path.join(SRC, "tests", "data", "chat_goldens.txt"), "-c", "100000"])
 check(r.returncode > 0 and "kestrel:" in r.stderr.decode(), "too-short text or huge context is a clear error: %r" % r.stderr[-200:])
 done()

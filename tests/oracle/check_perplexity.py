@@ -9,6 +9,12 @@ sdist (the same version as tests/oracle/requirements.txt):
     cmake --build lcp-build -j2 --target llama-perplexity
 Usage: python tests/oracle/check_perplexity.py PATH/TO/llama-perplexity [MODEL]
 Writes tests/data/perplexity-ref.json.
+       python tests/oracle/check_perplexity.py PATH/TO/llama-perplexity --requant
+writes tests/data/perplexity-requant-ref.json: SmolLM2 re-quantized by Kestrel to Q6_K and Q4_K_M
+(cache/models/smollm2-q6_k.gguf, -q4_k_m.gguf: bench/prepare_models.sh; byte-identical to
+llama-quantize's files), c=512 over 4 chunks, once with llama.cpp's defaults and once on its
+row kernels (GGML_CPU_TILED_MM=0 --no-repack: the path llama.cpp generates with, which Kestrel's
+k-quant kernels reproduce bit for bit), both with flash attention off.
 """
 import json, os, re, subprocess, sys
 
@@ -19,8 +25,35 @@ TEXT = os.path.join(ROOT, "tests", "data", "ppl-gpl3.txt")
 CASES = [{"ctx": c, "chunks": n, "fa": fa} for (c, n) in ((128, 8), (512, 2), (128, -1), (512, -1)) for fa in ("off", "default")]
 
 
+def requant(tool):
+    out = {"text": "tests/data/ppl-gpl3.txt", "source": "SmolLM2-135M-Instruct.Q4_1.gguf -> F32 -> variant (kestrel quantize)",
+           "tool": "llama-perplexity (llama.cpp vendored in llama-cpp-python 0.3.36)", "cases": []}
+    for v in ("Q6_K", "Q4_K_M"):
+        model = os.path.join(ROOT, "cache", "models", "smollm2-%s.gguf" % v.lower())
+        for path in ("default", "row-kernels"):
+            cmd = [tool, "-m", model, "-f", TEXT, "-c", "512", "-t", "2", "-b", "512", "--chunks", "4", "-fa", "off"]
+            env = dict(os.environ)
+            if path == "row-kernels":
+                cmd.append("--no-repack")
+                env["GGML_CPU_TILED_MM"] = "0"
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            m = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", r.stdout + r.stderr)
+            if not m:
+                sys.exit("no estimate in llama-perplexity output:\n" + (r.stdout + r.stderr)[-2000:])
+            c = {"variant": v, "llama_path": path, "ctx": 512, "chunks": 4, "ppl": float(m.group(1)),
+                 "command": ("GGML_CPU_TILED_MM=0 " if path == "row-kernels" else "") + "llama-perplexity " +
+                            " ".join(os.path.relpath(x, ROOT) if os.path.isabs(x) else x for x in cmd[1:])}
+            print(c)
+            out["cases"].append(c)
+    with open(os.path.join(ROOT, "tests", "data", "perplexity-requant-ref.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
 def main():
     tool = sys.argv[1]
+    if len(sys.argv) > 2 and sys.argv[2] == "--requant":
+        requant(tool)
+        return
     model = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "cache", "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
     out = {"model": os.path.basename(model), "text": "tests/data/ppl-gpl3.txt", "tool": "llama-perplexity (llama.cpp vendored in llama-cpp-python 0.3.36)", "cases": []}
     for c in CASES:
