@@ -92,6 +92,10 @@ def tiny_llama(E, ff, n_vocab, mat_type, row_bytes):
 write("fuzz_model", "f32.gguf", tiny_llama(8, 16, 4, 0, None))
 write("fuzz_model", "q8_0.gguf", tiny_llama(32, 32, 3, 8, lambda ne0: ne0 // 32 * (2 + 32)))
 write("fuzz_model", "q4_0.gguf", tiny_llama(32, 64, 2, 2, lambda ne0: ne0 // 32 * (2 + 16)))
+write("fuzz_model", "q5_0.gguf", tiny_llama(32, 64, 2, 6, lambda ne0: ne0 // 32 * (2 + 4 + 16)))
+# k-quants need rows of 256 (~150-220 KB models: scripts/fuzz.sh gives fuzz_model a larger max_len)
+write("fuzz_model", "q4_k.gguf", tiny_llama(256, 256, 2, 12, lambda ne0: ne0 // 256 * 144))
+write("fuzz_model", "q6_k.gguf", tiny_llama(256, 256, 2, 14, lambda ne0: ne0 // 256 * 210))
 
 # a tiny llama2.c checkpoint for the tok512 tokenizer: dim 8, hidden 16, 1 layer, 2 heads, 1 kv head
 dim, hidden, vocab, seq_len, kv_dim = 8, 16, 512, 16, 4

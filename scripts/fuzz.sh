@@ -18,8 +18,10 @@ mkdir -p cache/fuzz/crashes
 for t in "${targets[@]}"; do
     mkdir -p "cache/fuzz/$t"
     echo "== $t: ${secs}s ==" >&2
+    max_len=65536
+    [ "$t" = fuzz_model ] && max_len=393216 # k-quant models need rows of 256 inputs
     KS_FUZZ_VOCABS="$vocabs" ASAN_OPTIONS=detect_leaks=1 "build-fuzz/$t" "cache/fuzz/$t" "fuzz/corpus/$t" \
-        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=$max_len -print_final_stats=1 \
         -artifact_prefix="cache/fuzz/crashes/$t-" 2>"cache/fuzz/$t.log" || {
         tail -40 "cache/fuzz/$t.log" >&2
         echo "fuzz: $t FAILED (reproducer in cache/fuzz/crashes/)" >&2
