@@ -435,45 +435,6 @@ ks_packed_gemm_fn ks_packed_gemm_avx512(void) {
     return ok ? gemm_avx512 : NULL;
 }
 #else
-/* ks_q8_K_from_float with 512-bit vectors, bit-identical: the value of largest magnitude
- * (the first one on ties, with its sign), iscale = -127/max, codes rounded to nearest even
- * (ggml's nearest_int equals the MXCSR rounding for |x| <= 127), bsums of 16 */
-KS_AVX512 void ks_quantize_act_q8_K_avx512(const float *x, void *dst, int64_t n) {
-    ks_block_q8_K *y = dst;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        const float *v = x + i * QK_K;
-        __m512 m = _mm512_setzero_ps();
-        __mmask16 nan = 0;
-        for (int j = 0; j < QK_K; j += 16) {
-            const __m512 a = _mm512_loadu_ps(v + j);
-            m = _mm512_max_ps(m, _mm512_abs_ps(a));
-            nan |= _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q);
-        }
-        const float amax = _mm512_reduce_max_ps(m);
-        if (!(amax > 0.0f) || nan) { /* zero block, or NaN (hostile weights): the scalar code decides */
-            ks_q8_K_from_float(v, &y[i], QK_K);
-            continue;
-        }
-        float max = 0.0f;
-        for (int j = 0; j < QK_K; j += 16) {
-            const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(v + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
-            if (hit) {
-                max = v[j + __builtin_ctz(hit)];
-                break;
-            }
-        }
-        const float iscale = -127.f / max;
-        const __m512 mul = _mm512_set1_ps(iscale);
-        const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
-        for (int j = 0; j < QK_K; j += 16) {
-            const __m512i q = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(v + j), mul)), hi), lo);
-            _mm_storeu_si128((__m128i *)(y[i].qs + j), _mm512_cvtsepi32_epi8(q));
-            y[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
-        }
-        y[i].d = 1 / iscale;
-    }
-}
-
 ks_packed_gemm_fn ks_packed_gemm_avx512(void) { return NULL; }
 void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n) { ks_quantize_act_q8s(x, dst, n); }
 void ks_quantize_act_q8_K_avx512(const float *x, void *dst, int64_t n) { ks_q8_K_from_float(x, dst, n); }
