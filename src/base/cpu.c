@@ -10,6 +10,12 @@ static bool has_f16c(void) {
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && __builtin_cpu_supports("avx");
 }
 
+/* CPUID.(EAX=7,ECX=1):EAX bit 5; the OS must also save the 512-bit state (avx512f) */
+static bool has_avx512bf16(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)) && __builtin_cpu_supports("avx512f");
+}
+
 static bool detect(ks_cpu_feature f) {
     __builtin_cpu_init();
     switch (f) {
@@ -20,6 +26,7 @@ static bool detect(ks_cpu_feature f) {
     case KS_CPU_AVX512F: return __builtin_cpu_supports("avx512f");
     case KS_CPU_AVX512BW: return __builtin_cpu_supports("avx512bw");
     case KS_CPU_AVX512VNNI: return __builtin_cpu_supports("avx512vnni");
+    case KS_CPU_AVX512BF16: return has_avx512bf16();
     }
     return false;
 }

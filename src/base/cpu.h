@@ -11,6 +11,7 @@ typedef enum ks_cpu_feature {
     KS_CPU_AVX512F,
     KS_CPU_AVX512BW,
     KS_CPU_AVX512VNNI,
+    KS_CPU_AVX512BF16,
 } ks_cpu_feature;
 
 /* True if this CPU (and the OS, for wide registers) supports the feature.

@@ -48,6 +48,7 @@ static const opt_def opts[] = {
     {"ignore-eos", "--ignore-eos", T_FLAG, O(ignore_eos)},
     {"no-mmap", "--no-mmap", T_FLAG, O(no_mmap)},
     {"no-repack", "--no-repack", T_FLAG, O(no_repack)},
+    {"f16-exact", "--f16-exact", T_FLAG, O(f16_exact)},
 };
 
 static bool flag_matches(const char *flags, const char *arg) {
@@ -158,11 +159,13 @@ ks_model *cli_load_model(const cli_opts *o) {
     }
     ks_err err = {0};
     ks_model *m = NULL;
-    /* KS_REPACK=0 / KS_NO_MMAP=1 in the environment: the same as the flags (scripts, tests) */
-    const char *env_repack = getenv("KS_REPACK"), *env_mmap = getenv("KS_NO_MMAP");
+    /* KS_REPACK=0 / KS_NO_MMAP=1 / KS_F16_EXACT=1 in the environment: the same as the flags (scripts, tests) */
+    const char *env_repack = getenv("KS_REPACK"), *env_mmap = getenv("KS_NO_MMAP"),
+               *env_f16 = getenv("KS_F16_EXACT");
     const ks_model_params mp = {
         .no_mmap = o->no_mmap || (env_mmap && !strcmp(env_mmap, "1")),
         .no_repack = o->no_repack || (env_repack && !strcmp(env_repack, "0")),
+        .f16_exact = o->f16_exact || (env_f16 && !strcmp(env_f16, "1")),
     };
     if (ks_model_load_params(o->model, o->tokenizer, &mp, &m, &err)) {
         cli_fail(&err);

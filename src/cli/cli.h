@@ -21,7 +21,7 @@ typedef struct cli_opts {
     int threads;
     ks_sampler_params sp;
     bool seed_set;
-    bool no_bos, parse_special, pieces, ignore_eos, json, help, no_mmap, no_repack;
+    bool no_bos, parse_special, pieces, ignore_eos, json, help, no_mmap, no_repack, f16_exact;
 } cli_opts;
 
 /* Parses argv into o (defaults first). allowed: the option names this command

@@ -44,7 +44,7 @@ static void model_size(const ks_model *m, uint64_t *bytes, uint64_t *n_params) {
 
 int cli_bench(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "bench", "m,tokenizer,pp,n,t,r,json,no-mmap,no-repack", &o);
+    int rc = cli_parse(argc, argv, "bench", "m,tokenizer,pp,n,t,r,json,no-mmap,no-repack,f16-exact", &o);
     if (rc || o.help) return rc;
     const int64_t n_prompt = o.n_prompt > 0 ? o.n_prompt : (o.n_prompt < 0 ? 0 : 512);
     const int64_t n_gen = o.n_predict >= 0 ? o.n_predict : 128;

@@ -21,7 +21,7 @@ int cli_generate(int argc, char **argv) {
     cli_opts o;
     int rc = cli_parse(argc, argv, "generate",
                        "m,tokenizer,p,f,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
-                       "frequency-penalty,seed,no-bos,ignore-eos,no-mmap,no-repack",
+                       "frequency-penalty,seed,no-bos,ignore-eos,no-mmap,no-repack,f16-exact",
                        &o);
     if (rc || o.help) return rc;
     if (!o.prompt && !o.file) {

@@ -10,7 +10,7 @@
 
 int cli_logits(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "logits", "m,tokenizer,ids,o,t,no-mmap,no-repack", &o);
+    int rc = cli_parse(argc, argv, "logits", "m,tokenizer,ids,o,t,no-mmap,no-repack,f16-exact", &o);
     if (rc || o.help) return rc;
     if (!o.ids || !o.out) {
         fprintf(stderr, "kestrel: logits needs --ids \"ID ...\" and -o FILE\n");

@@ -17,7 +17,12 @@ typedef struct ks_tensor {
     size_t row_bytes; /* bytes per ne0 row */
     const void *data; /* borrowed: points into the model's mapping or owned buffer */
     const void *packed; /* optional: the same weights repacked for the int8 GEMM (kernels/packed.h); owned by the model */
+    bool bf16_batch;  /* F16 weights: batches of KS_BF16_MIN_TOK+ tokens may use BF16 dot products
+                         (kernels/gemm_bf16.c; rounds the weights to bf16). BF16 weights always do. */
 } ks_tensor;
+
+/* batches from this many tokens take the BF16 dot-product GEMM (F16/BF16 weights, AVX512-BF16) */
+#define KS_BF16_MIN_TOK 32
 
 /* dot of one weight row (type T) with one activation row in T's vec_dot type */
 typedef void (*ks_vec_dot_fn)(int64_t n, float *out, const void *w_row, const void *x_row);

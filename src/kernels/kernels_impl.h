@@ -29,4 +29,18 @@ typedef void (*ks_gemm_f16_fn)(int64_t n_in, const uint16_t *w, size_t w_stride,
 void ks_gemm_f16_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0, int64_t r1, const float *x,
                      int64_t n_tok, float *y, int64_t ldy);
 ks_gemm_f16_fn ks_gemm_f16_avx512(void); /* NULL without AVX-512F + F16C + FMA */
+
+/* F16 (wtype KS_DTYPE_F16) or BF16 weights x bf16 activations by BF16 dot
+ * products (gemm_bf16.c): rows [r0, r1) of w (w_stride elements apart), xb:
+ * n_tok rows of n_in bf16 (ks_bf16_round_rows), y[t * ldy + r]; n_in % 32 == 0.
+ * Each output sums input pairs in order, as the reference does. */
+typedef void (*ks_gemm_bf16_fn)(uint32_t wtype, int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0,
+                                int64_t r1, const uint16_t *xb, int64_t n_tok, float *y, int64_t ldy);
+void ks_gemm_bf16_ref(uint32_t wtype, int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0, int64_t r1,
+                      const uint16_t *xb, int64_t n_tok, float *y, int64_t ldy);
+ks_gemm_bf16_fn ks_gemm_bf16_avx512(void); /* NULL without AVX-512F/BW + AVX512-BF16 + F16C */
+/* x -> bf16 as VCVTNE2PS2BF16 rounds (subnormals to zero, nearest even): the kernel's
+ * activation; ks_bf16_round_row is the scalar form */
+void ks_bf16_round_rows(const float *x, uint16_t *y, int64_t n);
+void ks_bf16_round_row(const float *x, uint16_t *y, int64_t n);
 #endif

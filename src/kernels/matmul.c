@@ -115,7 +115,31 @@ static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float 
     }
 }
 
+/* F16/BF16 weights x a prompt batch by BF16 dot products (gemm_bf16.c) */
+static void matmul_bf16(const ks_tensor *w, const float *x, int64_t n_tok, float *y, uint16_t *xb,
+                        ks_gemm_bf16_fn gemm) {
+    const int64_t n_in = w->ne[0], n_out = w->ne[1];
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n_tok; i++) ks_bf16_round_rows(x + i * n_in, xb + i * n_in, n_in);
+#pragma omp parallel
+    {
+        const int nt = omp_get_num_threads(), it = omp_get_thread_num();
+        const int64_t n32 = (n_out + 31) / 32; /* split on 32-row panels */
+        int64_t r0 = n32 * it / nt * 32, r1 = n32 * (it + 1) / nt * 32;
+        if (r1 > n_out) r1 = n_out;
+        if (r1 > r0) gemm(w->type, n_in, w->data, w->row_bytes / 2, r0, r1, xb, n_tok, y, n_out);
+    }
+}
+
 void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch) {
+    if ((w->type == KS_DTYPE_BF16 || (w->type == KS_DTYPE_F16 && w->bf16_batch)) && n_tok >= KS_BF16_MIN_TOK &&
+        w->ne[0] % 32 == 0) {
+        ks_gemm_bf16_fn g = ks_gemm_bf16_avx512();
+        if (g) {
+            matmul_bf16(w, x, n_tok, y, scratch, g);
+            return;
+        }
+    }
     if (w->type == KS_DTYPE_F16 && w->ne[0] % 16 == 0) {
         ks_gemm_f16_fn g = ks_gemm_f16_avx512();
         if (g) {

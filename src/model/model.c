@@ -160,6 +160,8 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
         return st;
     }
     pack_weights(m, params);
+    ks_tensor *t;
+    for (int64_t i = 0; m->layers && (t = matmul_weight(m, i)); i++) t->bf16_batch = !params->f16_exact;
     *out = m;
     return KS_OK;
 }

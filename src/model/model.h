@@ -84,6 +84,8 @@ ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model *
 typedef struct ks_model_params {
     bool no_mmap;   /* GGUF: copy every matmul weight into owned memory instead of reading the mapping */
     bool no_repack; /* keep the files' row layouts: no packed copies (as llama.cpp's --no-repack) */
+    bool f16_exact; /* F16 weights: prompt batches in FP32 FMAs as llama.cpp computes them, not by
+                       BF16 dot products (ks_tensor.bf16_batch; docs/NUMERICS.md) */
 } ks_model_params;
 ks_status ks_model_load_params(const char *path, const char *tokenizer_path, const ks_model_params *params,
                                ks_model **out, ks_err *err);
