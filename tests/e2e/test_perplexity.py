@@ -45,18 +45,24 @@ print("batch 128 vs 48: %s" % ("identical" if outs[0] == outs[1] else "DIFFERENT
 # k-quant and Q5_0/Q8_0 kernels sum in those orders; against llama.cpp's defaults (its own tiled
 # k-quant GEMM and repacked Q4_K/Q8_0, which move its perplexity by up to 0.47% from its row
 # kernels on these files) within 1%.
+# F16 (same file): with --f16-exact Kestrel sums in llama.cpp's FP32 order, identical (1e-4); by
+# default its 512-token batches use BF16 dot products where the CPU has AVX512-BF16
+# (kernels/gemm_bf16.c: weights and activations rounded to bf16), held to 0.3% of llama.cpp
+# (measured 0.08% on the whole text; the issue's bound for "agrees" is 0.5%).
 rq = json.load(open(os.path.join(DATA, "perplexity-requant-ref.json")))
 import tempfile
 with tempfile.TemporaryDirectory() as tmp:
     f32 = os.path.join(tmp, "f32.gguf")
     check(run(["quantize", model, f32, "F32"]).returncode == 0, "quantize F32")
-    for v in ("Q6_K", "Q4_K_M"):
+    for v in ("Q6_K", "Q4_K_M", "F16"):
         path = os.path.join(tmp, v + ".gguf")
         if not check(run(["quantize", f32, path, v]).returncode == 0, "quantize %s" % v):
             continue
-        for c in (x for x in rq["cases"] if x["variant"] == v and (slow_ok or x["llama_path"] == "row-kernels")):
-            flags = ["--no-repack"] if c["llama_path"] == "row-kernels" else []
-            tol = 1e-4 if flags else 0.01
+        cases = [(c, ["--no-repack"], 1e-4) if c["llama_path"] == "row-kernels" else (c, [], 0.01)
+                 for c in rq["cases"] if c["variant"] == v and (slow_ok or c["llama_path"] == "row-kernels")]
+        if v == "F16":
+            cases = [(c, f, t) for c in rq["cases"] if c["variant"] == v for (f, t) in ((["--f16-exact"], 1e-4), ([], 0.003))]
+        for c, flags, tol in cases:
             r = run(["perplexity", "-m", path, "-f", os.path.join(SRC, rq["text"]), "-c", str(c["ctx"]), "--chunks",
                      str(c["chunks"]), "-t", "2"] + flags, timeout=1200)
             m = re.search(r"perplexity: ([\d.]+)\s*$", r.stdout.decode())

@@ -14,7 +14,9 @@ writes tests/data/perplexity-requant-ref.json: SmolLM2 re-quantized by Kestrel t
 (cache/models/smollm2-q6_k.gguf, -q4_k_m.gguf: bench/prepare_models.sh; byte-identical to
 llama-quantize's files), c=512 over 4 chunks, once with llama.cpp's defaults and once on its
 row kernels (GGML_CPU_TILED_MM=0 --no-repack: the path llama.cpp generates with, which Kestrel's
-k-quant kernels reproduce bit for bit), both with flash attention off.
+k-quant kernels reproduce bit for bit), both with flash attention off; and the F16 file
+(cache/models/smollm2-f16.gguf) with llama.cpp's defaults (FP32 FMAs over f16-rounded activations,
+which `kestrel perplexity --f16-exact` reproduces).
 """
 import json, os, re, subprocess, sys
 
@@ -28,9 +30,9 @@ CASES = [{"ctx": c, "chunks": n, "fa": fa} for (c, n) in ((128, 8), (512, 2), (1
 def requant(tool):
     out = {"text": "tests/data/ppl-gpl3.txt", "source": "SmolLM2-135M-Instruct.Q4_1.gguf -> F32 -> variant (kestrel quantize)",
            "tool": "llama-perplexity (llama.cpp vendored in llama-cpp-python 0.3.36)", "cases": []}
-    for v in ("Q6_K", "Q4_K_M"):
+    for v in ("Q6_K", "Q4_K_M", "F16"):
         model = os.path.join(ROOT, "cache", "models", "smollm2-%s.gguf" % v.lower())
-        for path in ("default", "row-kernels"):
+        for path in ("default", "row-kernels") if v != "F16" else ("default",):
             cmd = [tool, "-m", model, "-f", TEXT, "-c", "512", "-t", "2", "-b", "512", "--chunks", "4", "-fa", "off"]
             env = dict(os.environ)
             if path == "row-kernels":
