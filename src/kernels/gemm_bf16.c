@@ -197,6 +197,116 @@ KS_BF16 static void gemm_bf16_avx512(uint32_t wtype, int64_t n_in, const uint16_
     }
 }
 
+
+/* ---- AMX: TDPBF16PS on 16 x 16 tiles ----
+ * C (16 tokens x 16 rows, FP32) += A (16 tokens x 32 inputs, bf16, straight from xb)
+ * . B (16 input pairs x 16 rows: exactly 16 consecutive pairs of the panel above).
+ * Four C tiles (32 tokens x 32 rows) stay in tile registers over a whole KCA chunk
+ * and are stored into y, which they reach with ldy as their row stride. The tile
+ * instructions are written as asm with memory clobbers: GCC 12's tile intrinsics
+ * give the compiler no sight of the memory they read or write. */
+#define KS_AMXF __attribute__((target("avx512f,avx512bw,avx512bf16,f16c")))
+#define TILE_LOAD(t, p, stride) __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(p), "r"((int64_t)(stride)) : "memory")
+#define TILE_STORE(t, p, stride) __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(p), "r"((int64_t)(stride)) : "memory")
+#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::)
+#define TILE_DP(c, a, b) __asm__ volatile("tdpbf16ps %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+
+enum { KCA = 1024 }; /* inputs per panel chunk on the AMX path (64 KiB panel) */
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+static void amx_load_config(void) { /* all eight tiles 16 rows x 64 bytes */
+    amx_config c __attribute__((aligned(64)));
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 8; i++) c.rows[i] = 16, c.colsb[i] = 64;
+    __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
+}
+
+/* tokens [0, 16 mt) (mt = 1, 2) x the panel's 32 rows over kc inputs; x: token 0's input
+ * k0 (row stride xs bytes); panel pairs in halves-of-16 order (fill_panel, nr = 32) */
+static void amx_block(int mt, int kc, const uint32_t *panel, const uint16_t *x, size_t xs, float *y, int64_t ldy,
+                      bool add) {
+    const size_t ys = (size_t)ldy * 4;
+    if (add) {
+        TILE_LOAD(0, y, ys);
+        TILE_LOAD(1, y + 16, ys);
+        if (mt == 2) {
+            TILE_LOAD(2, y + 16 * ldy, ys);
+            TILE_LOAD(3, y + 16 * ldy + 16, ys);
+        }
+    } else {
+        TILE_ZERO(0);
+        TILE_ZERO(1);
+        TILE_ZERO(2);
+        TILE_ZERO(3);
+    }
+    for (int k = 0; k < kc; k += 32) {
+        const uint32_t *b = panel + (size_t)k * 16; /* pair k/2, half 0; half 1 is 16 dwords on */
+        TILE_LOAD(6, b, 128);
+        TILE_LOAD(7, b + 16, 128);
+        TILE_LOAD(4, x + k, xs);
+        TILE_DP(0, 4, 6);
+        TILE_DP(1, 4, 7);
+        if (mt == 2) {
+            TILE_LOAD(5, (const char *)(x + k) + 16 * xs, xs);
+            TILE_DP(2, 5, 6);
+            TILE_DP(3, 5, 7);
+        }
+    }
+    TILE_STORE(0, y, ys);
+    TILE_STORE(1, y + 16, ys);
+    if (mt == 2) {
+        TILE_STORE(2, y + 16 * ldy, ys);
+        TILE_STORE(3, y + 16 * ldy + 16, ys);
+    }
+}
+
+KS_AMXF static void gemm_bf16_amx(uint32_t wtype, int64_t n_in, const uint16_t *w, size_t ws, int64_t r0,
+                                  int64_t r1, const uint16_t *xb, int64_t n_tok, float *y, int64_t ldy) {
+    static _Thread_local uint32_t panel[KCA / 2 * 32] __attribute__((aligned(64))); /* 64 KiB per thread */
+    const uint32_t *x = (const uint32_t *)xb;
+    const size_t xs = (size_t)n_in / 2;
+    amx_load_config();
+    for (int64_t r = r0; r < r1; r += 32) {
+        const int nr = r1 - r < 32 ? (int)(r1 - r) : 32;
+        const int rm = nr > 16 ? 2 : 1;
+        const int last = nr - 16 * (rm - 1);
+        const __mmask16 m_last = (__mmask16)(last == 16 ? 0xffff : (1u << last) - 1);
+        for (int64_t k0 = 0; k0 < n_in; k0 += KCA) {
+            const int kc = n_in - k0 < KCA ? (int)(n_in - k0) : KCA;
+            fill_panel(wtype, w, ws, r, nr, k0, kc, panel);
+            const int64_t rn_ = k0 + KCA < n_in ? r : r + 32, kn = k0 + KCA < n_in ? k0 + KCA : 0;
+            for (int64_t i = rn_; i < rn_ + 32 && i < r1; i++)
+                for (int k = 0; k < KCA && kn + k < n_in; k += 32) _mm_prefetch((const char *)(w + (size_t)i * ws + kn + k), _MM_HINT_T1);
+            int64_t t = 0;
+            if (nr == 32)
+                for (; t + 16 <= n_tok; t += 32) {
+                    const int mt = t + 32 <= n_tok ? 2 : 1;
+                    amx_block(mt, kc, panel, xb + t * n_in + k0, (size_t)n_in * 2, y + t * ldy + r, ldy, k0 > 0);
+                    if (mt == 1) t -= 16;
+                }
+            if (t < n_tok) {
+                if (rm == 2)
+                    tiles2(kc / 2, panel, x + t * xs + k0 / 2, xs, n_tok - t, y + t * ldy + r, ldy, m_last, k0 > 0);
+                else
+                    tiles1(kc / 2, panel, x + t * xs + k0 / 2, xs, n_tok - t, y + t * ldy + r, ldy, m_last, k0 > 0);
+            }
+        }
+    }
+    __asm__ volatile("tilerelease" ::: "memory");
+}
+
+ks_gemm_bf16_fn ks_gemm_bf16_amx(void) {
+    static int ok = -1;
+    if (ok < 0) ok = ks_gemm_bf16_avx512() && ks_cpu_has(KS_CPU_AMX_BF16);
+    return ok ? gemm_bf16_amx : NULL;
+}
+
 ks_gemm_bf16_fn ks_gemm_bf16_avx512(void) {
     static int ok = -1;
     if (ok < 0)
@@ -213,5 +323,6 @@ void ks_bf16_round_rows(const float *x, uint16_t *y, int64_t n) {
 }
 #else
 ks_gemm_bf16_fn ks_gemm_bf16_avx512(void) { return NULL; }
+ks_gemm_bf16_fn ks_gemm_bf16_amx(void) { return NULL; }
 void ks_bf16_round_rows(const float *x, uint16_t *y, int64_t n) { ks_bf16_round_row(x, y, n); }
 #endif

@@ -39,6 +39,9 @@ typedef void (*ks_gemm_bf16_fn)(uint32_t wtype, int64_t n_in, const uint16_t *w,
 void ks_gemm_bf16_ref(uint32_t wtype, int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0, int64_t r1,
                       const uint16_t *xb, int64_t n_tok, float *y, int64_t ldy);
 ks_gemm_bf16_fn ks_gemm_bf16_avx512(void); /* NULL without AVX-512F/BW + AVX512-BF16 + F16C */
+/* the same product on AMX tiles (TDPBF16PS) for 32-row panels and 16-token groups,
+ * the rest by ks_gemm_bf16_avx512's tiles; NULL without AMX-BF16 (and that) */
+ks_gemm_bf16_fn ks_gemm_bf16_amx(void);
 /* x -> bf16 as VCVTNE2PS2BF16 rounds (subnormals to zero, nearest even): the kernel's
  * activation; ks_bf16_round_row is the scalar form */
 void ks_bf16_round_rows(const float *x, uint16_t *y, int64_t n);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_impl.h"
 #include "kernels/packed.h"
@@ -456,13 +457,24 @@ static void test_gemm_f16(int64_t n_in, int64_t n_out, int64_t n_tok) {
     free(w), free(x), free(y0), free(y1), free(scratch);
 }
 
+/* outputs of a BF16 product that sums the same bf16 products in another order (AMX
+ * tiles: the hardware's order and internal rounding are its own): within the FP32
+ * summation bound (n_in/2 + 2) 2^-23 sum |w~ x~| of the reference */
+static int bf16_sum_bound_misses(const float *y0, const float *y1, const double *sabs, int64_t n_in, int64_t n) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += !(fabs((double)y0[i] - y1[i]) <= (n_in / 2 + 2) * 0x1p-23 * sabs[i] + 1e-30);
+    return bad;
+}
+
 /* BF16 dot-product GEMM (F16 or BF16 weights): the AVX512-BF16 kernel equals its
  * reference bit for bit (split row ranges, partial panels and chunks, token tails,
  * subnormals that the instruction flushes), and the result is within the bf16
- * rounding bound of the exact product: |y - sum w x| <= 2^-7 sum |w x| */
+ * rounding bound of the exact product: |y - sum w x| <= 2^-7 sum |w x|. The AMX
+ * kernel is held to the FP32 summation bound around the reference. */
 static void test_gemm_bf16(uint32_t wtype, int64_t n_in, int64_t n_out, int64_t n_tok) {
     uint16_t *w = malloc(n_in * n_out * 2), *xb = malloc(n_in * n_tok * 2);
     float *x = malloc(n_in * n_tok * 4), *y0 = malloc(n_out * n_tok * 4), *y1 = malloc(n_out * n_tok * 4);
+    double *sabs = malloc(n_out * n_tok * sizeof(double));
     for (int64_t i = 0; i < n_in * n_out; i++) {
         const float v = i % 97 == 5 ? 3e-39f : i % 89 == 7 ? 1e-6f * frand() : frand();
         w[i] = wtype == KS_DTYPE_F16 ? ks_fp32_to_fp16(v) : ks_fp32_to_bf16(v);
@@ -473,13 +485,16 @@ static void test_gemm_bf16(uint32_t wtype, int64_t n_in, int64_t n_out, int64_t 
     int bad = 0;
     for (int64_t t = 0; t < n_tok; t++)
         for (int64_t r = 0; r < n_out; r++) {
-            double s = 0, a = 0;
+            double s = 0, a = 0, ab = 0;
             for (int64_t k = 0; k < n_in; k++) {
                 const double wv = wtype == KS_DTYPE_F16 ? ks_fp16_to_fp32(w[r * n_in + k])
                                                         : ks_bf16_to_fp32(w[r * n_in + k]);
                 s += wv * x[t * n_in + k], a += fabs(wv * x[t * n_in + k]);
+                const uint16_t wb = wtype == KS_DTYPE_F16 ? ks_fp32_to_bf16((float)wv) : w[r * n_in + k];
+                ab += fabs((double)ks_bf16_to_fp32(wb) * ks_bf16_to_fp32(xb[t * n_in + k]));
             }
             bad += !(fabs(y0[t * n_out + r] - s) <= a / 128 + 1e-30);
+            sabs[t * n_out + r] = ab;
         }
     CHECK(bad == 0, "gemm bf16 reference: %d outputs outside 2^-7 sum|wx| of the exact product", bad);
     ks_gemm_bf16_fn g = ks_gemm_bf16_avx512();
@@ -496,16 +511,37 @@ static void test_gemm_bf16(uint32_t wtype, int64_t n_in, int64_t n_out, int64_t 
         g(wtype, n_in, w, n_in, mid, n_out, xb, n_tok, y1, n_out);
         CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "gemm bf16 avx512 != reference (%s %lldx%lld, %lld tokens)",
               ks_dtype_get(wtype)->name, (long long)n_out, (long long)n_in, (long long)n_tok);
-        /* through ks_matmul, which takes this path from KS_BF16_MIN_TOK tokens */
+    }
+    ks_gemm_bf16_fn ga = ks_gemm_bf16_amx();
+    if (ga) {
+        for (int64_t i = 0; i < n_out * n_tok; i++) y1[i] = NAN;
+        const int64_t mid = n_out / 32 / 2 * 32;
+        ga(wtype, n_in, w, n_in, 0, mid, xb, n_tok, y1, n_out);
+        ga(wtype, n_in, w, n_in, mid, n_out, xb, n_tok, y1, n_out);
+        const int miss = bf16_sum_bound_misses(y0, y1, sabs, n_in, n_out * n_tok);
+        CHECK(miss == 0, "gemm bf16 amx: %d of %lld outputs outside the summation bound (%s %lldx%lld, %lld tokens)",
+              miss, (long long)(n_out * n_tok), ks_dtype_get(wtype)->name, (long long)n_out, (long long)n_in,
+              (long long)n_tok);
+    }
+    if (g) { /* through ks_matmul, which takes a BF16 path from KS_BF16_MIN_TOK tokens */
         ks_tensor t = {.type = wtype, .ne = {n_in, n_out, 1, 1}, .row_bytes = (size_t)n_in * 2, .data = w,
                        .bf16_batch = true};
         void *scratch = malloc(ks_matmul_scratch_bytes(wtype, n_in, n_tok));
         ks_matmul(&t, x, n_tok, y1, scratch);
-        if (n_tok >= KS_BF16_MIN_TOK)
-            CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "ks_matmul %s bf16 batch != reference", ks_dtype_get(wtype)->name);
+        if (n_tok >= KS_BF16_MIN_TOK) {
+            if (ga)
+                CHECK(bf16_sum_bound_misses(y0, y1, sabs, n_in, n_out * n_tok) == 0,
+                      "ks_matmul %s bf16 batch (amx) outside the summation bound", ks_dtype_get(wtype)->name);
+            else if (wtype == KS_DTYPE_BF16 || ks_cpu_is_amd())
+                CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "ks_matmul %s bf16 batch != reference",
+                      ks_dtype_get(wtype)->name);
+            else /* F16 where VDPBF16PS is slower than FP32 FMAs: the exact path, far inside the bf16 bound */
+                CHECK(bf16_sum_bound_misses(y0, y1, sabs, (1 << 17) - 4, n_out * n_tok) == 0, /* 2^-7 sum|wx| */
+                      "ks_matmul %s batch (exact path) outside the bf16 bound", ks_dtype_get(wtype)->name);
+        }
         free(scratch);
     }
-    free(w), free(xb), free(x), free(y0), free(y1);
+    free(w), free(xb), free(x), free(y0), free(y1), free(sabs);
 }
 
 int main(void) {
@@ -537,12 +573,14 @@ int main(void) {
     }
     const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}};
     for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) test_gemm_f16(fk[i][0], fk[i][1], fk[i][2]);
-    const int64_t bk[][3] = {{32, 1, 1}, {64, 17, 13}, {576, 37, 33}, {2048, 48, 12}, {288, 80, 40}, {5632, 16, 3}};
+    const int64_t bk[][3] = {{32, 1, 1}, {64, 17, 13}, {576, 37, 33}, {2048, 48, 12}, {288, 80, 40}, {5632, 16, 3},
+                               {2048, 64, 50}, {1088, 96, 33}, {64, 32, 16}, {3072, 40, 70}};
     for (size_t i = 0; i < sizeof bk / sizeof bk[0]; i++) {
         test_gemm_bf16(KS_DTYPE_F16, bk[i][0], bk[i][1], bk[i][2]);
         test_gemm_bf16(KS_DTYPE_BF16, bk[i][0], bk[i][1], bk[i][2]);
     }
-    fprintf(stderr, "bf16 gemm: %s\n", ks_gemm_bf16_avx512() ? "avx512-bf16" : "reference only");
+    fprintf(stderr, "bf16 gemm: %s\n",
+            ks_gemm_bf16_amx() ? "amx-bf16 + avx512-bf16" : ks_gemm_bf16_avx512() ? "avx512-bf16" : "reference only");
     fprintf(stderr, "packed gemm: %s\n", ks_packed_gemm_avx512() ? "avx512-vnni" : "reference only");
     test_ops();
     test_exp();
