@@ -346,6 +346,115 @@ static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t
         tiles_q4_1(nb, panel, rec, x + t0 * nb, t1 - t0, y + t0 * ldy, ldy);
 }
 
+
+/* ---- AMX-INT8 for Q4_0 / Q8_0 prompt batches ----
+ * A record's weights are already in the tile layout TDPBSUD wants for its second
+ * operand (unsigned bytes, 16 rows x 4 inputs per 64-byte row: q[s][i]); Q4_0's
+ * nibbles are split into it once per panel. The first operand is 16 tokens' 32
+ * signed activation bytes of one block, straight from the ks_block_q8s rows. One
+ * instruction gives the exact integer dot products of one block for 16 tokens x
+ * 16 rows; each token's 16-row float accumulator then takes
+ *   acc = fma((float)(isum + off * s), d_w * d_x, acc)
+ * as tile() does, so the result equals the VNNI kernel (and the reference) bit for
+ * bit. Two C tiles alternate so that one block's product runs while the previous
+ * one is scaled. Tile instructions are asm with memory clobbers (see gemm_bf16.c). */
+#define KS_AMXI __attribute__((target("avx512f,avx512bw,f16c,fma")))
+#define TILE_LOAD(t, p, stride) __asm__ volatile("tileloadd (%0,%1,1), %%tmm" #t ::"r"(p), "r"((int64_t)(stride)) : "memory")
+#define TILE_STORE(t, p, stride) __asm__ volatile("tilestored %%tmm" #t ", (%0,%1,1)" ::"r"(p), "r"((int64_t)(stride)) : "memory")
+#define TILE_DP_SU(c, a, b) __asm__ volatile("tdpbsud %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
+#define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::)
+
+enum { AMX_MAX_NB = 512 }; /* Q4_0 rows up to 16384 inputs (unpacked panel: 256 KiB per thread) */
+
+static void amx_int8_config(void) { /* C: tmm0-3 (16 x 64 B); A: tmm4, 5 (16 x 32 B); B: tmm6, 7 (8 x 64 B) */
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } c __attribute__((aligned(64)));
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 4; i++) c.rows[i] = 16, c.colsb[i] = 64;
+    c.rows[4] = c.rows[5] = 16, c.colsb[4] = c.colsb[5] = 32;
+    c.rows[6] = c.rows[7] = 8, c.colsb[6] = c.colsb[7] = 64;
+    __asm__ volatile("ldtilecfg %0" ::"m"(c) : "memory");
+}
+
+KS_AMXI static KS_INLINE void amx_scale(__m512 acc[16], const int32_t *cb, const uint8_t *o, const ks_block_q8s *x,
+                                        int64_t nb, int32_t off) {
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
+    for (int m = 0; m < 16; m++) {
+        const ks_block_q8s *xb = x + (size_t)m * (size_t)nb;
+        const __m512i ia = _mm512_add_epi32(_mm512_load_si512(cb + 16 * m), _mm512_set1_epi32(off * xb->s));
+        acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_mul_ps(dw, _mm512_set1_ps(xb->d)), acc[m]);
+    }
+}
+
+/* one panel x tokens [0, 16 * ng): x = token 0's first block, y = token 0's row 0 */
+KS_AMXI static void amx_panel(bool q4, int64_t nb, const uint8_t *panel, size_t rec, const ks_block_q8s *x, int64_t ng,
+                              float *y, int64_t ldy) {
+    static _Thread_local uint8_t unp[AMX_MAX_NB * 512] __attribute__((aligned(64)));
+    int32_t cb[4][256] __attribute__((aligned(64)));
+    const int32_t off = q4 ? -8 : -128;
+    const uint8_t *bq = panel + 32; /* record b's B operand: bq + b * bs */
+    size_t bs = rec;
+    if (q4) {
+        const __m512i lo = _mm512_set1_epi8(0x0f);
+        for (int64_t b = 0; b < nb; b++)
+            for (int v = 0; v < 4; v++) {
+                const __m512i V = _mm512_loadu_si512(panel + (size_t)b * rec + 32 + 64 * v);
+                _mm512_store_si512(unp + b * 512 + 64 * v, _mm512_and_si512(V, lo));
+                _mm512_store_si512(unp + b * 512 + 64 * (v + 4), _mm512_and_si512(_mm512_srli_epi16(V, 4), lo));
+            }
+        bq = unp, bs = 512;
+    }
+    const size_t xs = (size_t)nb * sizeof(ks_block_q8s);
+    for (int64_t g = 0; g < ng; g++) {
+        const ks_block_q8s *xg = x + (size_t)(16 * g) * (size_t)nb;
+        __m512 acc[16];
+        for (int m = 0; m < 16; m++) acc[m] = _mm512_setzero_ps();
+        int64_t b = 0;
+        for (; b + 4 <= nb; b += 4) { /* four blocks' products in flight, then scaled in order */
+            TILE_LOAD(4, xg[b].qs, xs);
+            TILE_LOAD(6, bq + (size_t)b * bs, 64);
+            TILE_ZERO(0);
+            TILE_DP_SU(0, 4, 6);
+            TILE_LOAD(5, xg[b + 1].qs, xs);
+            TILE_LOAD(7, bq + (size_t)(b + 1) * bs, 64);
+            TILE_ZERO(1);
+            TILE_DP_SU(1, 5, 7);
+            TILE_LOAD(4, xg[b + 2].qs, xs);
+            TILE_LOAD(6, bq + (size_t)(b + 2) * bs, 64);
+            TILE_ZERO(2);
+            TILE_DP_SU(2, 4, 6);
+            TILE_LOAD(5, xg[b + 3].qs, xs);
+            TILE_LOAD(7, bq + (size_t)(b + 3) * bs, 64);
+            TILE_ZERO(3);
+            TILE_DP_SU(3, 5, 7);
+            TILE_STORE(0, cb[0], 64);
+            TILE_STORE(1, cb[1], 64);
+            TILE_STORE(2, cb[2], 64);
+            TILE_STORE(3, cb[3], 64);
+            for (int j = 0; j < 4; j++) amx_scale(acc, cb[j], panel + (size_t)(b + j) * rec, xg + b + j, nb, off);
+        }
+        for (; b < nb; b++) {
+            TILE_LOAD(4, xg[b].qs, xs);
+            TILE_LOAD(6, bq + (size_t)b * bs, 64);
+            TILE_ZERO(0);
+            TILE_DP_SU(0, 4, 6);
+            TILE_STORE(0, cb[0], 64);
+            amx_scale(acc, cb[0], panel + (size_t)b * rec, xg + b, nb, off);
+        }
+        for (int m = 0; m < 16; m++) _mm512_storeu_ps(y + (size_t)(16 * g + m) * (size_t)ldy, acc[m]);
+    }
+}
+
+static bool amx_int8(void) {
+    static int ok = -1;
+    if (ok < 0) ok = ks_cpu_has(KS_CPU_AMX_INT8);
+    return ok > 0;
+}
+
 static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t r0, int64_t r1, const void *x,
                         int64_t n_tok, float *y, int64_t ldy) {
     const int64_t nb = n_in / ks_packed_block(type);
@@ -354,6 +463,17 @@ static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t
     int64_t group = (int64_t)((256 * 1024) / panel_bytes);
     if (group < 1) group = 1;
     const int64_t p0 = r0 / KS_PACK_ROWS, p1 = r1 / KS_PACK_ROWS;
+    if ((type == KS_DTYPE_Q4_0 || type == KS_DTYPE_Q8_0) && n_tok >= 16 && nb <= AMX_MAX_NB && amx_int8()) {
+        const int64_t n16 = n_tok / 16 * 16;
+        amx_int8_config();
+        for (int64_t p = p0; p < p1; p++) {
+            const uint8_t *panel = (const uint8_t *)packed + (size_t)p * panel_bytes;
+            amx_panel(type == KS_DTYPE_Q4_0, nb, panel, rec, x, n16 / 16, y + p * KS_PACK_ROWS, ldy);
+            if (n16 < n_tok) panel_tokens(type, nb, panel, rec, x, n16, n_tok, y + p * KS_PACK_ROWS, ldy);
+        }
+        __asm__ volatile("tilerelease" ::: "memory");
+        return;
+    }
     const int64_t tt = n_tok <= 8 ? n_tok : 8; /* token tile */
     for (int64_t g = p0; g < p1; g += group) {
         const int64_t g1 = g + group < p1 ? g + group : p1;

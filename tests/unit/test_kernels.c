@@ -559,7 +559,8 @@ int main(void) {
         test_matmul(types[t], bs == 256 ? 256 : bs > 1 ? 96 : 33, 17, 1);
         test_matmul(types[t], bs == 256 ? 1536 : bs > 1 ? 576 : 100, 31, 5);
     }
-    const int64_t pk[][3] = {{32, 16, 1}, {96, 48, 3}, {576, 64, 9}, {2048, 32, 17}, {1536, 192, 1}, {64, 16, 8}};
+    const int64_t pk[][3] = {{32, 16, 1},  {96, 48, 3},  {576, 64, 9},  {2048, 32, 17}, {1536, 192, 1},
+                             {64, 16, 8},  {2048, 48, 50}, {96, 32, 32}, {32, 16, 16},  {5632, 16, 21}};
     for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++) {
         test_packed(KS_DTYPE_Q4_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q8_0, pk[i][0], pk[i][1], pk[i][2]);
@@ -581,7 +582,10 @@ int main(void) {
     }
     fprintf(stderr, "bf16 gemm: %s\n",
             ks_gemm_bf16_amx() ? "amx-bf16 + avx512-bf16" : ks_gemm_bf16_avx512() ? "avx512-bf16" : "reference only");
-    fprintf(stderr, "packed gemm: %s\n", ks_packed_gemm_avx512() ? "avx512-vnni" : "reference only");
+    fprintf(stderr, "packed gemm: %s\n",
+            !ks_packed_gemm_avx512()         ? "reference only"
+            : ks_cpu_has(KS_CPU_AMX_INT8) ? "avx512-vnni + amx-int8 (Q4_0, Q8_0 batches of 16+)"
+                                          : "avx512-vnni");
     test_ops();
     test_exp();
     test_attn("avx2");
