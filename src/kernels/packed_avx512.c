@@ -364,7 +364,8 @@ static void panel_tokens(uint32_t type, int64_t nb, const uint8_t *panel, size_t
 #define TILE_DP_SU(c, a, b) __asm__ volatile("tdpbsud %%tmm" #b ", %%tmm" #a ", %%tmm" #c ::)
 #define TILE_ZERO(t) __asm__ volatile("tilezero %%tmm" #t ::)
 
-enum { AMX_MAX_NB = 512 }; /* Q4_0 rows up to 16384 inputs (unpacked panel: 256 KiB per thread) */
+enum { AMX_MAX_NB = 512,   /* Q4_0 rows up to 16384 inputs (unpacked panel: 256 KiB per thread) */
+       AMX4_MAX_NB = 352 }; /* four panels at once up to 11264 inputs (unpacked: 704 KiB per thread) */
 
 static void amx_int8_config(void) { /* C: tmm0-3 (16 x 64 B); A: tmm4, 5 (16 x 32 B); B: tmm6, 7 (8 x 64 B) */
     struct {
@@ -449,6 +450,70 @@ KS_AMXI static void amx_panel(bool q4, int64_t nb, const uint8_t *panel, size_t 
     }
 }
 
+
+/* four panels (64 rows) x tokens [0, 16 * ng): one A tile (16 tokens' block) serves four
+ * B tiles, so each activation block is read from L2 once per four panels; the 64 rows'
+ * float accumulators live in L1. Same per-output chain as amx_panel. */
+KS_AMXI static void amx_panels4(bool q4, int64_t nb, const uint8_t *panel0, size_t panel_bytes, size_t rec,
+                                const ks_block_q8s *x, int64_t ng, float *y, int64_t ldy) {
+    static _Thread_local uint8_t unp4[4][AMX4_MAX_NB * 512] __attribute__((aligned(64)));
+    int32_t cb[4][256] __attribute__((aligned(64)));
+    float accm[4][16][16] __attribute__((aligned(64)));
+    const int32_t off = q4 ? -8 : -128;
+    const uint8_t *bq[4];
+    size_t bs = rec;
+    for (int j = 0; j < 4; j++) {
+        const uint8_t *panel = panel0 + j * panel_bytes;
+        bq[j] = panel + 32;
+        if (q4) {
+            const __m512i lo = _mm512_set1_epi8(0x0f);
+            for (int64_t b = 0; b < nb; b++)
+                for (int v = 0; v < 4; v++) {
+                    const __m512i V = _mm512_loadu_si512(panel + (size_t)b * rec + 32 + 64 * v);
+                    _mm512_store_si512(unp4[j] + b * 512 + 64 * v, _mm512_and_si512(V, lo));
+                    _mm512_store_si512(unp4[j] + b * 512 + 64 * (v + 4), _mm512_and_si512(_mm512_srli_epi16(V, 4), lo));
+                }
+            bq[j] = unp4[j];
+        }
+    }
+    if (q4) bs = 512;
+    const size_t xs = (size_t)nb * sizeof(ks_block_q8s);
+    for (int64_t g = 0; g < ng; g++) {
+        const ks_block_q8s *xg = x + (size_t)(16 * g) * (size_t)nb;
+        memset(accm, 0, sizeof accm);
+        for (int64_t b = 0; b < nb; b++) {
+            TILE_LOAD(4, xg[b].qs, xs);
+            TILE_LOAD(6, bq[0] + (size_t)b * bs, 64);
+            TILE_ZERO(0);
+            TILE_DP_SU(0, 4, 6);
+            TILE_LOAD(7, bq[1] + (size_t)b * bs, 64);
+            TILE_ZERO(1);
+            TILE_DP_SU(1, 4, 7);
+            TILE_LOAD(6, bq[2] + (size_t)b * bs, 64);
+            TILE_ZERO(2);
+            TILE_DP_SU(2, 4, 6);
+            TILE_LOAD(7, bq[3] + (size_t)b * bs, 64);
+            TILE_ZERO(3);
+            TILE_DP_SU(3, 4, 7);
+            TILE_STORE(0, cb[0], 64);
+            TILE_STORE(1, cb[1], 64);
+            TILE_STORE(2, cb[2], 64);
+            TILE_STORE(3, cb[3], 64);
+            for (int j = 0; j < 4; j++) {
+                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(panel0 + j * panel_bytes + (size_t)b * rec)));
+                for (int m = 0; m < 16; m++) {
+                    const ks_block_q8s *xb = xg + (size_t)m * (size_t)nb + b;
+                    const __m512i ia = _mm512_add_epi32(_mm512_load_si512(cb[j] + 16 * m), _mm512_set1_epi32(off * xb->s));
+                    _mm512_store_ps(accm[j][m], _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia), _mm512_mul_ps(dw, _mm512_set1_ps(xb->d)),
+                                                                _mm512_load_ps(accm[j][m])));
+                }
+            }
+        }
+        for (int j = 0; j < 4; j++)
+            for (int m = 0; m < 16; m++) _mm512_storeu_ps(y + (size_t)(16 * g + m) * (size_t)ldy + 16 * j, _mm512_load_ps(accm[j][m]));
+    }
+}
+
 static bool amx_int8(void) {
     static int ok = -1;
     if (ok < 0) ok = ks_cpu_has(KS_CPU_AMX_INT8);
@@ -466,7 +531,15 @@ static void gemm_avx512(uint32_t type, int64_t n_in, const void *packed, int64_t
     if ((type == KS_DTYPE_Q4_0 || type == KS_DTYPE_Q8_0) && n_tok >= 16 && nb <= AMX_MAX_NB && amx_int8()) {
         const int64_t n16 = n_tok / 16 * 16;
         amx_int8_config();
-        for (int64_t p = p0; p < p1; p++) {
+        int64_t p = p0;
+        if (nb <= AMX4_MAX_NB) /* four panels per pass: 1.1B Q4_0 pp512 +10% over one */
+            for (; p + 4 <= p1; p += 4) {
+                const uint8_t *panel = (const uint8_t *)packed + (size_t)p * panel_bytes;
+                amx_panels4(type == KS_DTYPE_Q4_0, nb, panel, panel_bytes, rec, x, n16 / 16, y + p * KS_PACK_ROWS, ldy);
+                for (int j = 0; j < 4 && n16 < n_tok; j++)
+                    panel_tokens(type, nb, panel + j * panel_bytes, rec, x, n16, n_tok, y + (p + j) * KS_PACK_ROWS, ldy);
+            }
+        for (; p < p1; p++) {
             const uint8_t *panel = (const uint8_t *)packed + (size_t)p * panel_bytes;
             amx_panel(type == KS_DTYPE_Q4_0, nb, panel, rec, x, n16 / 16, y + p * KS_PACK_ROWS, ldy);
             if (n16 < n_tok) panel_tokens(type, nb, panel, rec, x, n16, n_tok, y + p * KS_PACK_ROWS, ldy);
