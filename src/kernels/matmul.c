@@ -42,6 +42,8 @@ const ks_matmul_traits *ks_matmul_get_ref(uint32_t type) {
 const ks_matmul_traits *ks_matmul_get(uint32_t type) { return best_table(type); }
 
 const char *ks_kernels_isa(void) {
+    if (ks_packed_gemm_avx512() && ks_cpu_has(KS_CPU_AMX_INT8)) /* AMX tiles for Q4_0/Q8_0/F16 batches */
+        return ks_matmul_avx2_table() ? "amx+avx512-vnni+avx2+fma" : "amx+avx512-vnni";
     if (ks_packed_gemm_avx512()) return ks_matmul_avx2_table() ? "avx512-vnni+avx2+fma" : "avx512-vnni";
     return ks_matmul_avx2_table() ? "avx2+fma" : "scalar";
 }

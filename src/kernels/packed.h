@@ -29,6 +29,9 @@
  * bytes broadcast to all rows. Weights are made unsigned (Q4_0: nibble 0..15,
  * Q8_0: q + 128); the offset is removed with the activation block's sum.
  *
+ * On CPUs with AMX-INT8, Q4_0 and Q8_0 batches of 16+ tokens take these records as the
+ * second operand of TDPBSUD (packed_avx512.c), with the same result bit for bit.
+ *
  * Numerics (the packed path's reference, ks_packed_gemm_ref), Q4_0 and Q8_0: per output,
  *   acc = 0; for each block b: acc = fmaf((float)isum_b, d_w[b] * d_x[b], acc)
  * with isum_b the exact integer dot product of the block. This is the order of
