@@ -7,7 +7,8 @@ token, i.e. every matmul weight once: all tensors but the token embedding, unles
 output head is tied to it). Several --model options give one row each.
 
 llama-bench is built from the llama.cpp sources vendored in the llama-cpp-python sdist
-(see tests/oracle/check_perplexity.py for the three commands; target llama-bench).
+(see tests/oracle/check_perplexity.py for the three commands; target llama-bench; with
+CC=clang CXX=clang++ on CPUs with AMX, where the GCC 12 build crashes in ggml's AMX path).
 Usage: python bench/bench_llama.py LLAMA_BENCH [--model M ...] [-p 512] [-n 128] [-t 2] [--runs 5]
        [--membw build/membw]   (models: bash bench/prepare_models.sh)
 """

@@ -7,6 +7,9 @@ sdist (the same version as tests/oracle/requirements.txt):
     pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 && tar xzf llama_cpp_python-0.3.36.tar.gz
     cmake -S llama_cpp_python-0.3.36/vendor/llama.cpp -B lcp-build -DGGML_NATIVE=ON -DLLAMA_CURL=OFF
     cmake --build lcp-build -j2 --target llama-perplexity
+On a CPU with AMX tiles, configure with CC=clang CXX=clang++: built by GCC 12, ggml's AMX
+matmul loads a tile configuration the compiler left unwritten and the program dies with
+SIGSEGV at ldtilecfg (seen on a Sapphire Rapids-class VM, llama.cpp build 0c1e570).
 Usage: python tests/oracle/check_perplexity.py PATH/TO/llama-perplexity [MODEL]
 Writes tests/data/perplexity-ref.json.
        python tests/oracle/check_perplexity.py PATH/TO/llama-perplexity --requant
