@@ -53,7 +53,7 @@ KS_AVX512 static KS_INLINE void tile(const bool q4, const int nc, int64_t nb, co
     const int32_t off = q4 ? -8 : -128;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *o = panel + (size_t)b * rec;
-        if (nc == 1) prefetch_ahead(o + 9 * rec, rec);
+        if (nc == 1 && q4) prefetch_ahead(o + 9 * rec, rec);
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)o));
         __m512i u[8];
         if (q4) {
@@ -63,7 +63,10 @@ KS_AVX512 static KS_INLINE void tile(const bool q4, const int nc, int64_t nb, co
                 u[v + 4] = _mm512_and_si512(_mm512_srli_epi16(V, 4), lo);
             }
         } else {
-            for (int s = 0; s < 8; s++) u[s] = _mm512_loadu_si512(o + 32 + 64 * s);
+            for (int s = 0; s < 8; s++) {
+                if (nc == 1) prefetch_part(o + 9 * rec, rec, s, 8);
+                u[s] = _mm512_loadu_si512(o + 32 + 64 * s);
+            }
         }
         for (int c = 0; c < nc; c++) {
             const ks_block_q8s *xb = x + (size_t)c * (size_t)nb + b;
