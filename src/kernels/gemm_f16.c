@@ -17,6 +17,8 @@
  * six rows from six parts of the thread's range are read together, so the
  * weights arrive as six long sequential streams (bench/membw.c: one stream per
  * thread reads ~37 GB/s, four or more ~60). */
+#include <stdlib.h>
+
 #include "base/cpu.h"
 #include "kernels/kernels_impl.h"
 #include "tensor/dtype.h"
@@ -27,6 +29,59 @@ void ks_gemm_f16_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r
         for (int64_t r = r0; r < r1; r++)
             y[t * ldy + r] = n_tok == 1 ? ks_dot_f16_order_vec(x, w + (size_t)r * w_stride, 1, n_in, false)
                                         : ks_dot_f16_order_gemm(x + t * n_in, w + (size_t)r * w_stride, 1, n_in);
+}
+
+/* ---- the FP32 panel product for prompt batches (not llama.cpp's order) ----
+ *
+ * Each output is one fused multiply-add chain over the inputs in order:
+ * y = fma(w[n_in-1], x[n_in-1], ... fma(w[1], x[1], w[0] * x[0])), x rounded to
+ * f16 as llama.cpp rounds it for F16 weights. The kernel computes that chain
+ * bit for bit with outer products: 12 weight rows (widened to float once per
+ * call into a per-thread block that stays in L2) broadcast against 32 tokens'
+ * activations packed input-major (ks_f16p_pack_act), a 12-row x 32-token tile
+ * of 24 accumulators, so one input step is 2 loads, 12 broadcasts and 24 FMAs,
+ * with no f16 conversion and no horizontal reduction in the inner loop. */
+
+void ks_gemm_f16p_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0, int64_t r1, const float *x,
+                      int64_t n_tok, float *y, int64_t ldy) {
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = r0; r < r1; r++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < n_in; k++) acc = fmaf(ks_fp16_to_fp32(w[(size_t)r * w_stride + k]), x[t * n_in + k], acc);
+            y[t * ldy + r] = acc;
+        }
+}
+
+void ks_f16p_pack_act(const float *x, int64_t n_in, int64_t n_tok, int64_t b, float *xp) {
+    float *dst = xp + (size_t)b * (size_t)n_in * KS_F16P_NT;
+    for (int64_t j = 0; j < KS_F16P_NT; j++) {
+        const int64_t t = b * KS_F16P_NT + j;
+        if (t >= n_tok) {
+            for (int64_t k = 0; k < n_in; k++) dst[k * KS_F16P_NT + j] = 0.0f;
+            continue;
+        }
+        const float *xr = x + t * n_in;
+        for (int64_t k0 = 0; k0 < n_in; k0 += 64) {
+            float tmp[64];
+            const int64_t nk = n_in - k0 < 64 ? n_in - k0 : 64;
+            ks_fp16_round_row(xr + k0, tmp, nk);
+            for (int64_t k = 0; k < nk; k++) dst[(k0 + k) * KS_F16P_NT + j] = tmp[k];
+        }
+    }
+}
+
+/* the chain from packed activations, one output at a time: the path when the
+ * per-thread weight block cannot be allocated */
+static void gemm_f16p_scalar(int64_t n_in, const uint16_t *w, size_t ws, int64_t r0, int64_t r1, const float *xp,
+                             int64_t n_tok, float *y, int64_t ldy) {
+    for (int64_t t = 0; t < n_tok; t++) {
+        const float *xb = xp + (size_t)(t / KS_F16P_NT) * (size_t)n_in * KS_F16P_NT + t % KS_F16P_NT;
+        for (int64_t r = r0; r < r1; r++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < n_in; k++) acc = fmaf(ks_fp16_to_fp32(w[(size_t)r * ws + k]), xb[k * KS_F16P_NT], acc);
+            y[t * ldy + r] = acc;
+        }
+    }
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -131,6 +186,93 @@ static void gemm_f16_avx512(int64_t n_in, const uint16_t *w, size_t ws, int64_t 
     }
 }
 
+enum { P_MR = 12 };
+
+/* 12 rows (wp, n_in floats apart) x nv*16 tokens of one packed block */
+KS_AVX512 static KS_INLINE void panel_tile(const int nv, int64_t n_in, const float *wp, const float *xp,
+                                           float out[P_MR][KS_F16P_NT]) {
+    __m512 acc[P_MR][2];
+    for (int i = 0; i < P_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n_in; k++) {
+        const __m512 x0 = _mm512_load_ps(xp + k * KS_F16P_NT);
+        const __m512 x1 = nv > 1 ? _mm512_load_ps(xp + k * KS_F16P_NT + 16) : x0;
+        for (int i = 0; i < P_MR; i++) {
+            const __m512 b = _mm512_set1_ps(wp[i * n_in + k]);
+            acc[i][0] = _mm512_fmadd_ps(b, x0, acc[i][0]);
+            if (nv > 1) acc[i][1] = _mm512_fmadd_ps(b, x1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < P_MR; i++) {
+        _mm512_store_ps(out[i], acc[i][0]);
+        if (nv > 1) _mm512_store_ps(out[i] + 16, acc[i][1]);
+    }
+}
+KS_AVX512 static void panel_tile2(int64_t n_in, const float *wp, const float *xp, float out[P_MR][KS_F16P_NT]) {
+    panel_tile(2, n_in, wp, xp, out);
+}
+KS_AVX512 static void panel_tile1(int64_t n_in, const float *wp, const float *xp, float out[P_MR][KS_F16P_NT]) {
+    panel_tile(1, n_in, wp, xp, out);
+}
+
+/* the per-thread block of widened weight rows: owned by the thread, allocated on
+ * first use and grown, never freed (reachable from thread-local storage) */
+#define KS_F16P_BLOCK_BYTES (768 * 1024) /* with a 32-token activation block, inside a 2 MiB L2 */
+static float *f16p_block(int64_t n_in, int64_t *rows) {
+    static _Thread_local float *buf;
+    static _Thread_local size_t cap;
+    int64_t mc = KS_F16P_BLOCK_BYTES / (n_in * 4) / P_MR * P_MR;
+    if (mc < P_MR) mc = P_MR;
+    const size_t need = ((size_t)mc * (size_t)n_in * 4 + 63) / 64 * 64;
+    if (need > cap) {
+        float *nb = aligned_alloc(64, need);
+        if (!nb) return NULL;
+        free(buf);
+        buf = nb, cap = need;
+    }
+    *rows = mc;
+    return buf;
+}
+
+KS_AVX512 static void gemm_f16p_avx512(int64_t n_in, const uint16_t *w, size_t ws, int64_t r0, int64_t r1,
+                                       const float *xp, int64_t n_tok, float *y, int64_t ldy) {
+    int64_t mc;
+    float *wp = f16p_block(n_in, &mc);
+    if (!wp) {
+        gemm_f16p_scalar(n_in, w, ws, r0, r1, xp, n_tok, y, ldy);
+        return;
+    }
+    float out[P_MR][KS_F16P_NT] __attribute__((aligned(64)));
+    const int64_t n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
+    for (int64_t g = r0; g < r1; g += mc) {
+        const int64_t m = r1 - g < mc ? r1 - g : mc, m_pad = (m + P_MR - 1) / P_MR * P_MR;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t k = 0; k < n_in; k += 16)
+                _mm512_store_ps(wp + i * n_in + k,
+                                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)(g + i) * ws + k))));
+        for (int64_t i = m; i < m_pad; i++)
+            for (int64_t k = 0; k < n_in; k += 16) _mm512_store_ps(wp + i * n_in + k, _mm512_setzero_ps());
+        for (int64_t b = 0; b < n_blk; b++) {
+            const float *xb = xp + (size_t)b * (size_t)n_in * KS_F16P_NT;
+            const int64_t nt = n_tok - b * KS_F16P_NT < KS_F16P_NT ? n_tok - b * KS_F16P_NT : KS_F16P_NT;
+            for (int64_t p = 0; p < m_pad; p += P_MR) {
+                if (nt > 16) panel_tile2(n_in, wp + p * n_in, xb, out);
+                else panel_tile1(n_in, wp + p * n_in, xb, out);
+                const int64_t mr = m - p < P_MR ? m - p : P_MR;
+                for (int64_t j = 0; j < nt; j++) {
+                    float *yr = y + (b * KS_F16P_NT + j) * ldy + g + p;
+                    for (int64_t i = 0; i < mr; i++) yr[i] = out[i][j];
+                }
+            }
+        }
+    }
+}
+
+ks_gemm_f16_fn ks_gemm_f16p_avx512(void) {
+    static int ok = -1;
+    if (ok < 0) ok = ks_cpu_has(KS_CPU_AVX512F) && ks_cpu_has(KS_CPU_F16C) && ks_cpu_has(KS_CPU_FMA);
+    return ok ? gemm_f16p_avx512 : NULL;
+}
+
 ks_gemm_f16_fn ks_gemm_f16_avx512(void) {
     static int ok = -1;
     if (ok < 0) ok = ks_cpu_has(KS_CPU_AVX512F) && ks_cpu_has(KS_CPU_F16C) && ks_cpu_has(KS_CPU_FMA);
@@ -138,4 +280,5 @@ ks_gemm_f16_fn ks_gemm_f16_avx512(void) {
 }
 #else
 ks_gemm_f16_fn ks_gemm_f16_avx512(void) { return NULL; }
+ks_gemm_f16_fn ks_gemm_f16p_avx512(void) { return NULL; }
 #endif

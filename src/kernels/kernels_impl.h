@@ -30,6 +30,18 @@ void ks_gemm_f16_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r
                      int64_t n_tok, float *y, int64_t ldy);
 ks_gemm_f16_fn ks_gemm_f16_avx512(void); /* NULL without AVX-512F + F16C + FMA */
 
+/* F16 weights x a prompt batch in FP32, each output one fused multiply-add chain
+ * over the inputs in order (gemm_f16.c; not llama.cpp's order, as exact in FP32).
+ * Activations packed by ks_f16p_pack_act: block b (tokens 32b..32b+31, zeros past
+ * n_tok) at xp + b * n_in * 32, element [k * 32 + j] = f16-rounded x[32b + j][k].
+ * The kernel has ks_gemm_f16_fn's signature with x = the packed blocks;
+ * ks_gemm_f16p_ref takes row-major f16-rounded x, as ks_gemm_f16_ref. */
+#define KS_F16P_NT 32
+void ks_f16p_pack_act(const float *x, int64_t n_in, int64_t n_tok, int64_t b, float *xp);
+void ks_gemm_f16p_ref(int64_t n_in, const uint16_t *w, size_t w_stride, int64_t r0, int64_t r1, const float *x,
+                      int64_t n_tok, float *y, int64_t ldy);
+ks_gemm_f16_fn ks_gemm_f16p_avx512(void); /* NULL without AVX-512F + F16C + FMA; xp 64-byte aligned */
+
 /* F16 (wtype KS_DTYPE_F16) or BF16 weights x bf16 activations by BF16 dot
  * products (gemm_bf16.c): rows [r0, r1) of w (w_stride elements apart), xb:
  * n_tok rows of n_in bf16 (ks_bf16_round_rows), y[t * ldy + r]; n_in % 32 == 0.

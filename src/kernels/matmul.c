@@ -54,8 +54,10 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
     int64_t rb = ks_dtype_row_bytes(t->vec_dot_type, n_in);
     if (rb < 0) return 0;
     size_t bytes = (size_t)rb * (size_t)n_tok;
-    if (type == KS_DTYPE_F16 && (size_t)n_in * 4 * (size_t)n_tok > bytes) /* f16-rounded floats */
-        bytes = (size_t)n_in * 4 * (size_t)n_tok;
+    if (type == KS_DTYPE_F16) { /* f16-rounded floats, in 32-token blocks for the panel product, 64-byte aligned */
+        const size_t fb = (size_t)n_in * 4 * (size_t)((n_tok + KS_F16P_NT - 1) / KS_F16P_NT * KS_F16P_NT) + 64;
+        if (fb > bytes) bytes = fb;
+    }
     if (ks_packed_record_bytes(type) && !ks_packed_act_q8_K(type)) { /* the packed path's activations are larger */
         const size_t pb = (size_t)(n_in / 32) * sizeof(ks_block_q8s) * (size_t)n_tok;
         if (pb > bytes) bytes = pb;
@@ -119,6 +121,25 @@ static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float 
     }
 }
 
+/* F16 weights x a prompt batch in FP32 by the panel product (gemm_f16.c): the
+ * activations rounded to f16 and packed in 32-token blocks, then rows split over
+ * the threads on 12-row boundaries */
+static void matmul_f16p(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
+                        ks_gemm_f16_fn gemm) {
+    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
+    float *xp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < n_blk; b++) ks_f16p_pack_act(x, n_in, n_tok, b, xp);
+#pragma omp parallel
+    {
+        const int nt = omp_get_num_threads(), it = omp_get_thread_num();
+        const int64_t n12 = (n_out + 11) / 12;
+        int64_t r0 = n12 * it / nt * 12, r1 = n12 * (it + 1) / nt * 12;
+        if (r1 > n_out) r1 = n_out;
+        if (r1 > r0) gemm(n_in, w->data, w->row_bytes / 2, r0, r1, xp, n_tok, y, n_out);
+    }
+}
+
 /* the BF16 product for a batch: AMX tiles where present; else VDPBF16PS where it beats
  * FP32 FMAs: on AMD Zen 4/5 (bench/flops: 967 vs 513 GFLOP/s on 2 threads), not on Intel
  * (Sapphire Rapids: 229 vs 456; 1.1B F16 pp512 88 vs 94 tok/s), where F16 weights keep
@@ -151,6 +172,11 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
         ks_gemm_bf16_fn g = bf16_batch_gemm(w->type);
         if (g) {
             matmul_bf16(w, x, n_tok, y, scratch, g);
+            return;
+        }
+        ks_gemm_f16_fn gp = w->type == KS_DTYPE_F16 ? ks_gemm_f16p_avx512() : NULL;
+        if (gp) { /* where BF16 dot products do not pay: FP32 outer products (Intel without AMX) */
+            matmul_f16p(w, x, n_tok, y, scratch, gp);
             return;
         }
     }

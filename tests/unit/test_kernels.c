@@ -457,6 +457,52 @@ static void test_gemm_f16(int64_t n_in, int64_t n_out, int64_t n_tok) {
     free(w), free(x), free(y0), free(y1), free(scratch);
 }
 
+/* F16 panel product (prompt batches where BF16 dot products do not pay): the AVX-512
+ * kernel equals its reference, one FMA chain per output in input order, bit for bit
+ * (split row ranges, 12-row and 32-token tails, one-vector token tails); ks_matmul takes
+ * it for F16 batches of KS_BF16_MIN_TOK+ tokens on CPUs without AMX-BF16 that are not AMD */
+static void test_gemm_f16p(int64_t n_in, int64_t n_out, int64_t n_tok) {
+    uint16_t *w = malloc(n_in * n_out * 2);
+    const int64_t n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
+    float *x = malloc(n_in * n_tok * 4), *xr = malloc(n_in * n_tok * 4), *y0 = malloc(n_out * n_tok * 4),
+          *y1 = malloc(n_out * n_tok * 4), *xp = aligned_alloc(64, (size_t)(n_blk * KS_F16P_NT * n_in * 4));
+    for (int64_t i = 0; i < n_in * n_out; i++) w[i] = ks_fp32_to_fp16(i % 211 == 3 ? 1e-6f * frand() : frand());
+    for (int64_t i = 0; i < n_in * n_tok; i++) x[i] = frand() * 2;
+    ks_fp16_round_row(x, xr, n_in * n_tok);
+    ks_gemm_f16p_ref(n_in, w, n_in, 0, n_out, xr, n_tok, y0, n_out);
+    int bad = 0; /* the reference is an FP32 chain: within (n_in + 1) 2^-24 sum|wx| of the exact sum */
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t r = 0; r < n_out; r++) {
+            double s = 0, a = 0;
+            for (int64_t k = 0; k < n_in; k++) {
+                const double p = (double)ks_fp16_to_fp32(w[r * n_in + k]) * xr[t * n_in + k];
+                s += p, a += fabs(p);
+            }
+            bad += !(fabs(y0[t * n_out + r] - s) <= (n_in + 1) * 0x1p-24 * a + 1e-30);
+        }
+    CHECK(bad == 0, "gemm f16 panel reference: %d outputs outside the FP32 summation bound", bad);
+    ks_gemm_f16_fn g = ks_gemm_f16p_avx512();
+    if (g) {
+        for (int64_t b = 0; b < n_blk; b++) ks_f16p_pack_act(x, n_in, n_tok, b, xp);
+        for (int64_t i = 0; i < n_out * n_tok; i++) y1[i] = NAN;
+        const int64_t mid = n_out / 12 / 2 * 12;
+        g(n_in, w, n_in, 0, mid, xp, n_tok, y1, n_out);
+        g(n_in, w, n_in, mid, n_out, xp, n_tok, y1, n_out);
+        CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "gemm f16 panel avx512 != reference (%lldx%lld, %lld tokens)",
+              (long long)n_out, (long long)n_in, (long long)n_tok);
+        if (n_tok >= KS_BF16_MIN_TOK && n_in % 32 == 0 && !ks_gemm_bf16_amx() && !ks_cpu_is_amd()) {
+            ks_tensor t = {.type = KS_DTYPE_F16, .ne = {n_in, n_out, 1, 1}, .row_bytes = (size_t)n_in * 2, .data = w,
+                           .bf16_batch = true};
+            void *scratch = malloc(ks_matmul_scratch_bytes(KS_DTYPE_F16, n_in, n_tok));
+            for (int64_t i = 0; i < n_out * n_tok; i++) y1[i] = NAN;
+            ks_matmul(&t, x, n_tok, y1, scratch);
+            CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "ks_matmul f16 batch != panel reference");
+            free(scratch);
+        }
+    }
+    free(w), free(x), free(xr), free(y0), free(y1), free(xp);
+}
+
 /* outputs of a BF16 product that sums the same bf16 products in another order (AMX
  * tiles: the hardware's order and internal rounding are its own): within the FP32
  * summation bound (n_in/2 + 2) 2^-23 sum |w~ x~| of the reference */
@@ -535,7 +581,7 @@ static void test_gemm_bf16(uint32_t wtype, int64_t n_in, int64_t n_out, int64_t 
             else if (wtype == KS_DTYPE_BF16 || ks_cpu_is_amd())
                 CHECK(!memcmp(y0, y1, n_out * n_tok * 4), "ks_matmul %s bf16 batch != reference",
                       ks_dtype_get(wtype)->name);
-            else /* F16 where VDPBF16PS is slower than FP32 FMAs: the exact path, far inside the bf16 bound */
+            else /* F16 where VDPBF16PS is slower than FP32 FMAs: the FP32 panel product, far inside the bf16 bound */
                 CHECK(bf16_sum_bound_misses(y0, y1, sabs, (1 << 17) - 4, n_out * n_tok) == 0, /* 2^-7 sum|wx| */
                       "ks_matmul %s batch (exact path) outside the bf16 bound", ks_dtype_get(wtype)->name);
         }
@@ -574,6 +620,8 @@ int main(void) {
     }
     const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}};
     for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) test_gemm_f16(fk[i][0], fk[i][1], fk[i][2]);
+    const int64_t fp[][3] = {{16, 1, 1}, {48, 13, 5}, {64, 25, 17}, {256, 37, 32}, {512, 100, 33}, {2080, 47, 70}};
+    for (size_t i = 0; i < sizeof fp / sizeof fp[0]; i++) test_gemm_f16p(fp[i][0], fp[i][1], fp[i][2]);
     const int64_t bk[][3] = {{32, 1, 1}, {64, 17, 13}, {576, 37, 33}, {2048, 48, 12}, {288, 80, 40}, {5632, 16, 3},
                                {2048, 64, 50}, {1088, 96, 33}, {64, 32, 16}, {3072, 40, 70}};
     for (size_t i = 0; i < sizeof bk / sizeof bk[0]; i++) {
