@@ -73,7 +73,9 @@ int cli_bench(int argc, char **argv) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         toks[i] = (int32_t)((s >> 33) % (uint64_t)m->hp.n_vocab);
     }
-    /* warm-up: page in the weights */
+    /* warm-up as llama-bench's: the whole prompt once (pages in the weights and the
+     * batch buffers), then one generated token */
+    if (n_prompt > 0 && ks_decode(ctx, toks, n_prompt, 0, false, &err)) goto fail;
     if (ks_decode(ctx, toks, 1, 0, false, &err)) goto fail;
     for (int r = 0; r < reps; r++) {
         if (n_prompt > 0) {

@@ -94,18 +94,6 @@ static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, c
     }
 }
 
-void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok, void *scratch) {
-    bool packed = true;
-    for (int k = 0; k < n; k++)
-        packed = packed && w[k]->packed && ks_packed_record_bytes(w[k]->type) && w[k]->ne[0] == w[0]->ne[0] &&
-                 ks_packed_act_q8_K(w[k]->type) == ks_packed_act_q8_K(w[0]->type);
-    if (packed) {
-        matmul_packed_n(w, y, n, x, n_tok, scratch);
-        return;
-    }
-    for (int k = 0; k < n; k++) ks_matmul(w[k], x, n_tok, y[k], scratch);
-}
-
 /* F16 weights on AVX-512: tinyBLAS order, as llama.cpp computes them */
 static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float *y, float *xr, ks_gemm_f16_fn gemm) {
     const int64_t n_in = w->ne[0], n_out = w->ne[1];
@@ -124,19 +112,21 @@ static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float 
 /* F16 weights x a prompt batch in FP32 by the panel product (gemm_f16.c): the
  * activations rounded to f16 and packed in 32-token blocks, then rows split over
  * the threads on 12-row boundaries */
-static void matmul_f16p(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void *scratch,
-                        ks_gemm_f16_fn gemm) {
-    const int64_t n_in = w->ne[0], n_out = w->ne[1], n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
+static void matmul_f16p_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
+                          void *scratch, ks_gemm_f16_fn gemm) {
+    const int64_t n_in = w[0]->ne[0], n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
     float *xp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < n_blk; b++) ks_f16p_pack_act(x, n_in, n_tok, b, xp);
 #pragma omp parallel
     {
         const int nt = omp_get_num_threads(), it = omp_get_thread_num();
-        const int64_t n12 = (n_out + 11) / 12;
-        int64_t r0 = n12 * it / nt * 12, r1 = n12 * (it + 1) / nt * 12;
-        if (r1 > n_out) r1 = n_out;
-        if (r1 > r0) gemm(n_in, w->data, w->row_bytes / 2, r0, r1, xp, n_tok, y, n_out);
+        for (int k = 0; k < n; k++) {
+            const int64_t n_out = w[k]->ne[1], n12 = (n_out + 11) / 12;
+            int64_t r0 = n12 * it / nt * 12, r1 = n12 * (it + 1) / nt * 12;
+            if (r1 > n_out) r1 = n_out;
+            if (r1 > r0) gemm(n_in, w[k]->data, w[k]->row_bytes / 2, r0, r1, xp, n_tok, y[k], n_out);
+        }
     }
 }
 
@@ -148,6 +138,14 @@ static ks_gemm_bf16_fn bf16_batch_gemm(uint32_t type) {
     ks_gemm_bf16_fn g = ks_gemm_bf16_amx();
     if (!g && (type == KS_DTYPE_BF16 || ks_cpu_is_amd())) g = ks_gemm_bf16_avx512();
     return g;
+}
+
+/* the panel product applies: F16 weights allowed off llama.cpp's order, a batch, and
+ * no BF16 product that pays on this CPU */
+static ks_gemm_f16_fn f16p_gemm(const ks_tensor *w, int64_t n_tok) {
+    if (w->type != KS_DTYPE_F16 || !w->bf16_batch || n_tok < KS_BF16_MIN_TOK || w->ne[0] % 32 || bf16_batch_gemm(w->type))
+        return NULL;
+    return ks_gemm_f16p_avx512();
 }
 
 /* F16/BF16 weights x a prompt batch by BF16 dot products (gemm_bf16.c) */
@@ -174,9 +172,9 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
             matmul_bf16(w, x, n_tok, y, scratch, g);
             return;
         }
-        ks_gemm_f16_fn gp = w->type == KS_DTYPE_F16 ? ks_gemm_f16p_avx512() : NULL;
+        ks_gemm_f16_fn gp = f16p_gemm(w, n_tok);
         if (gp) { /* where BF16 dot products do not pay: FP32 outer products (Intel without AMX) */
-            matmul_f16p(w, x, n_tok, y, scratch, gp);
+            matmul_f16p_n(&w, &y, 1, x, n_tok, scratch, gp);
             return;
         }
     }
@@ -215,4 +213,23 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
             for (; i + 4 <= n_tok; i += 4) t->vec_dot4(n_in, &y[i * n_out + r], n_out, wr, xq + i * xrb, xrb);
         for (; i < n_tok; i++) t->vec_dot(n_in, &y[i * n_out + r], wr, xq + i * xrb);
     }
+}
+
+void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok, void *scratch) {
+    bool packed = true;
+    for (int k = 0; k < n; k++)
+        packed = packed && w[k]->packed && ks_packed_record_bytes(w[k]->type) && w[k]->ne[0] == w[0]->ne[0] &&
+                 ks_packed_act_q8_K(w[k]->type) == ks_packed_act_q8_K(w[0]->type);
+    if (packed) {
+        matmul_packed_n(w, y, n, x, n_tok, scratch);
+        return;
+    }
+    ks_gemm_f16_fn gp = f16p_gemm(w[0], n_tok);
+    for (int k = 1; k < n && gp; k++)
+        if (f16p_gemm(w[k], n_tok) != gp || w[k]->ne[0] != w[0]->ne[0]) gp = NULL;
+    if (gp) { /* F16 panel products: the activations packed once for all */
+        matmul_f16p_n(w, y, n, x, n_tok, scratch, gp);
+        return;
+    }
+    for (int k = 0; k < n; k++) ks_matmul(w[k], x, n_tok, y[k], scratch);
 }

@@ -606,7 +606,7 @@ int main(void) {
         test_matmul(types[t], bs == 256 ? 1536 : bs > 1 ? 576 : 100, 31, 5);
     }
     const int64_t pk[][3] = {{32, 16, 1},  {96, 48, 3},  {576, 64, 9},  {2048, 32, 17}, {1536, 192, 1},
-                             {64, 16, 8},  {2048, 48, 50}, {96, 32, 32}, {32, 16, 16},  {5632, 16, 21}};
+                             {64, 16, 8},  {2048, 48, 50}, {96, 32, 32}, {32, 16, 16},  {5632, 16, 21}, {512, 400, 1}, {256, 1040, 1}};
     for (size_t i = 0; i < sizeof pk / sizeof pk[0]; i++) {
         test_packed(KS_DTYPE_Q4_0, pk[i][0], pk[i][1], pk[i][2]);
         test_packed(KS_DTYPE_Q8_0, pk[i][0], pk[i][1], pk[i][2]);
@@ -618,7 +618,7 @@ int main(void) {
         test_packed_k(KS_DTYPE_Q4_K, pkk[i][0], pkk[i][1], pkk[i][2]);
         test_packed_k(KS_DTYPE_Q6_K, pkk[i][0], pkk[i][1], pkk[i][2]);
     }
-    const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}};
+    const int64_t fk[][3] = {{16, 1, 1}, {64, 9, 7}, {576, 37, 13}, {2048, 24, 1}, {160, 8, 6}, {48, 3, 2}, {128, 11, 1}, {576, 37, 1}, {2048, 23, 1}};
     for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) test_gemm_f16(fk[i][0], fk[i][1], fk[i][2]);
     const int64_t fp[][3] = {{16, 1, 1}, {48, 13, 5}, {64, 25, 17}, {256, 37, 32}, {512, 100, 33}, {2080, 47, 70}};
     for (size_t i = 0; i < sizeof fp / sizeof fp[0]; i++) test_gemm_f16p(fp[i][0], fp[i][1], fp[i][2]);
