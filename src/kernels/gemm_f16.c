@@ -207,97 +207,140 @@ static void gemm_f16_avx512(int64_t n_in, const uint16_t *w, size_t ws, int64_t 
 
 enum { P_MR = 12 };
 
-/* 12 rows (wp, n_in floats apart) x nv*16 tokens of one packed block */
-KS_AVX512 static KS_INLINE void panel_tile(const int nv, int64_t n_in, const float *wp, const float *xp,
-                                           float out[P_MR][KS_F16P_NT]) {
+/* 12 rows (wp, kc floats apart) x nv*16 tokens over kc inputs of one packed block
+ * (xp at its first input), continuing the chains held in acc_io unless first */
+KS_AVX512 static KS_INLINE void panel_tile(const int nv, int64_t kc, const float *wp, const float *xp, bool first,
+                                           float *acc_io) {
     __m512 acc[P_MR][2];
-    for (int i = 0; i < P_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < n_in; k++) {
+    for (int i = 0; i < P_MR; i++) {
+        acc[i][0] = first ? _mm512_setzero_ps() : _mm512_load_ps(acc_io + i * KS_F16P_NT);
+        acc[i][1] = first || nv < 2 ? _mm512_setzero_ps() : _mm512_load_ps(acc_io + i * KS_F16P_NT + 16);
+    }
+    for (int64_t k = 0; k < kc; k++) {
         const __m512 x0 = _mm512_load_ps(xp + k * KS_F16P_NT);
         const __m512 x1 = nv > 1 ? _mm512_load_ps(xp + k * KS_F16P_NT + 16) : x0;
         for (int i = 0; i < P_MR; i++) {
-            const __m512 b = _mm512_set1_ps(wp[i * n_in + k]);
+            const __m512 b = _mm512_set1_ps(wp[i * kc + k]);
             acc[i][0] = _mm512_fmadd_ps(b, x0, acc[i][0]);
             if (nv > 1) acc[i][1] = _mm512_fmadd_ps(b, x1, acc[i][1]);
         }
     }
     for (int i = 0; i < P_MR; i++) {
-        _mm512_store_ps(out[i], acc[i][0]);
-        if (nv > 1) _mm512_store_ps(out[i] + 16, acc[i][1]);
+        _mm512_store_ps(acc_io + i * KS_F16P_NT, acc[i][0]);
+        if (nv > 1) _mm512_store_ps(acc_io + i * KS_F16P_NT + 16, acc[i][1]);
     }
 }
-KS_AVX512 static void panel_tile2(int64_t n_in, const float *wp, const float *xp, float out[P_MR][KS_F16P_NT]) {
-    panel_tile(2, n_in, wp, xp, out);
+KS_AVX512 static void panel_tile2(int64_t kc, const float *wp, const float *xp, bool first, float *acc_io) {
+    panel_tile(2, kc, wp, xp, first, acc_io);
 }
-KS_AVX512 static void panel_tile1(int64_t n_in, const float *wp, const float *xp, float out[P_MR][KS_F16P_NT]) {
-    panel_tile(1, n_in, wp, xp, out);
+KS_AVX512 static void panel_tile1(int64_t kc, const float *wp, const float *xp, bool first, float *acc_io) {
+    panel_tile(1, kc, wp, xp, first, acc_io);
 }
 
-/* the per-thread block of widened weight rows: owned by the thread, allocated on
- * first use and grown, never freed (reachable from thread-local storage) */
-#define KS_F16P_BLOCK_BYTES (768 * 1024) /* with a 32-token activation block, inside a 2 MiB L2 */
-static float *f16p_block(int64_t n_in, int64_t *rows) {
-    static _Thread_local float *buf;
-    static _Thread_local size_t cap;
-    int64_t mc = KS_F16P_BLOCK_BYTES / (n_in * 4) / P_MR * P_MR;
-    if (mc < P_MR) mc = P_MR;
-    const size_t need = ((size_t)mc * (size_t)n_in * 4 + 63) / 64 * 64;
-    if (need > cap) {
+/* Blocking: rows in blocks of mc whose widened weights (mc x kc floats) stay in L2,
+ * inputs in chunks of at most KC so that a 32-token activation block (32 x kc floats)
+ * does too; across chunks the 12 x 32 tiles' chains wait in a per-thread accumulator
+ * block (exact FP32 values, so the chains are unchanged). */
+#ifndef KS_F16P_BLOCK_BYTES
+#define KS_F16P_BLOCK_BYTES (768 * 1024)
+#endif
+#define KS_F16P_KC 2048
+/* per-thread buffers, owned by the thread: allocated on first use and grown, never
+ * freed (reachable from thread-local storage); NULL if an allocation fails */
+static float *tls_grow(float **buf, size_t *cap, size_t need) {
+    need = (need + 63) / 64 * 64;
+    if (need > *cap) {
         float *nb = aligned_alloc(64, need);
         if (!nb) return NULL;
-        free(buf);
-        buf = nb, cap = need;
+        free(*buf);
+        *buf = nb, *cap = need;
     }
-    *rows = mc;
-    return buf;
+    return *buf;
 }
 
 KS_AVX512 static void gemm_f16p_avx512(int64_t n_in, const uint16_t *w, size_t ws, int64_t r0, int64_t r1,
                                        const float *xp, int64_t n_tok, float *y, int64_t ldy) {
-    int64_t mc;
-    float *wp = f16p_block(n_in, &mc);
-    if (!wp) {
+    static _Thread_local float *wbuf, *abuf;
+    static _Thread_local size_t wcap, acap;
+    const int64_t n_chunks = (n_in + KS_F16P_KC - 1) / KS_F16P_KC;
+    const int64_t kc_max = (n_in / 16 + n_chunks - 1) / n_chunks * 16; /* equal chunks, multiples of 16 */
+    int64_t mc = KS_F16P_BLOCK_BYTES / (kc_max * 4) / P_MR * P_MR;
+    if (mc < P_MR) mc = P_MR;
+    const int64_t n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
+    float *wp = tls_grow(&wbuf, &wcap, (size_t)mc * (size_t)kc_max * 4);
+    float *accb = tls_grow(&abuf, &acap, (size_t)mc * (size_t)n_blk * KS_F16P_NT * 4);
+    if (!wp || !accb) {
         gemm_f16p_scalar(n_in, w, ws, r0, r1, xp, n_tok, y, ldy);
         return;
     }
-    float out[P_MR][KS_F16P_NT] __attribute__((aligned(64)));
-    const int64_t n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
     for (int64_t g = r0; g < r1; g += mc) {
         const int64_t m = r1 - g < mc ? r1 - g : mc, m_pad = (m + P_MR - 1) / P_MR * P_MR;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t k = 0; k < n_in; k += 16)
-                _mm512_store_ps(wp + i * n_in + k,
-                                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + (size_t)(g + i) * ws + k))));
-        for (int64_t i = m; i < m_pad; i++)
-            for (int64_t k = 0; k < n_in; k += 16) _mm512_store_ps(wp + i * n_in + k, _mm512_setzero_ps());
-        for (int64_t b = 0; b < n_blk; b++) {
-            const float *xb = xp + (size_t)b * (size_t)n_in * KS_F16P_NT;
-            const int64_t nt = n_tok - b * KS_F16P_NT < KS_F16P_NT ? n_tok - b * KS_F16P_NT : KS_F16P_NT;
-            for (int64_t p = 0; p < m_pad; p += P_MR) {
-                if (nt > 16) panel_tile2(n_in, wp + p * n_in, xb, out);
-                else panel_tile1(n_in, wp + p * n_in, xb, out);
-                const int64_t mr = m - p < P_MR ? m - p : P_MR;
-                for (int64_t j = 0; j < nt; j++) {
-                    float *yr = y + (b * KS_F16P_NT + j) * ldy + g + p;
-                    for (int64_t i = 0; i < mr; i++) yr[i] = out[i][j];
+        for (int64_t k0 = 0; k0 < n_in; k0 += kc_max) {
+            const int64_t kc = n_in - k0 < kc_max ? n_in - k0 : kc_max;
+            const bool first = k0 == 0, last = k0 + kc == n_in;
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t k = 0; k < kc; k += 16)
+                    _mm512_store_ps(wp + i * kc + k, _mm512_cvtph_ps(_mm256_loadu_si256(
+                                                         (const __m256i *)(w + (size_t)(g + i) * ws + k0 + k))));
+            for (int64_t i = m; i < m_pad; i++)
+                for (int64_t k = 0; k < kc; k += 16) _mm512_store_ps(wp + i * kc + k, _mm512_setzero_ps());
+            for (int64_t b = 0; b < n_blk; b++) {
+                const float *xb = xp + (size_t)b * (size_t)n_in * KS_F16P_NT + (size_t)k0 * KS_F16P_NT;
+                const int64_t nt = n_tok - b * KS_F16P_NT < KS_F16P_NT ? n_tok - b * KS_F16P_NT : KS_F16P_NT;
+                for (int64_t p = 0; p < m_pad; p += P_MR) {
+                    float *acc = accb + ((size_t)(p / P_MR) * (size_t)n_blk + (size_t)b) * P_MR * KS_F16P_NT;
+                    if (nt > 16) panel_tile2(kc, wp + p * kc, xb, first, acc);
+                    else panel_tile1(kc, wp + p * kc, xb, first, acc);
+                    if (!last) continue;
+                    const int64_t mr = m - p < P_MR ? m - p : P_MR;
+                    for (int64_t j = 0; j < nt; j++) {
+                        float *yr = y + (b * KS_F16P_NT + j) * ldy + g + p;
+                        for (int64_t i = 0; i < mr; i++) yr[i] = acc[i * KS_F16P_NT + j];
+                    }
                 }
             }
         }
     }
 }
 
-/* pack_act_ref with 16-input steps: rounded by F16C, scattered 32 floats apart */
+/* r[i] (16 rows of 16) -> r[j] = column j: 32-bit, then 64-bit interleaves within
+ * 128-bit lanes, then two rounds of 128-bit lane shuffles */
+KS_AVX512 static KS_INLINE void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; g++) { /* u[4g + c]: rows 4g..4g+3 of columns c, c+4, c+8, c+12 (one per 128-bit lane) */
+        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 2]);
+        const __m512d c = _mm512_castps_pd(t[4 * g + 1]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+        const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+        r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88), r[c + 8] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+        r[c + 4] = _mm512_shuffle_f32x4(v1, w1, 0x88), r[c + 12] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+    }
+}
+
+/* pack_act_ref by 16 x 16 transposes, rounded by F16C */
 KS_AVX512 static void pack_act_avx512(const float *x, int64_t n_in, int64_t n_tok, int64_t b, float *xp) {
     float *dst = xp + (size_t)b * (size_t)n_in * KS_F16P_NT;
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32(KS_F16P_NT));
-    for (int64_t j = 0; j < KS_F16P_NT; j++) {
-        const int64_t t = b * KS_F16P_NT + j;
-        const float *xr = x + t * n_in;
+    for (int h = 0; h < KS_F16P_NT / 16; h++) {
+        const int64_t t0 = b * KS_F16P_NT + 16 * h;
         for (int64_t k = 0; k < n_in; k += 16) {
-            const __m512 v = t < n_tok ? _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(xr + k), _MM_FROUND_TO_NEAREST_INT))
-                                       : _mm512_setzero_ps();
-            _mm512_i32scatter_ps(dst + k * KS_F16P_NT + j, idx, v, 4);
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = t0 + i < n_tok ? _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + (t0 + i) * n_in + k),
+                                                                        _MM_FROUND_TO_NEAREST_INT))
+                                      : _mm512_setzero_ps();
+            transpose16(r);
+            for (int c = 0; c < 16; c++) _mm512_store_ps(dst + (k + c) * KS_F16P_NT + 16 * h, r[c]);
         }
     }
 }
