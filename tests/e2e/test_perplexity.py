@@ -47,7 +47,8 @@ print("batch 128 vs 48: %s" % ("identical" if outs[0] == outs[1] else "DIFFERENT
 # kernels on these files) within 1%.
 # F16 (same file): with --f16-exact Kestrel sums in llama.cpp's FP32 order, identical (1e-4); by
 # default its 512-token batches use BF16 dot products where the CPU has AVX512-BF16
-# (kernels/gemm_bf16.c: weights and activations rounded to bf16), held to 0.3% of llama.cpp
+# (kernels/gemm_bf16.c: weights and activations rounded to bf16; elsewhere the FP32 panel
+# product of kernels/gemm_f16.c, only the summation order differs), held to 0.3% of llama.cpp
 # (measured 0.08% on the whole text; the issue's bound for "agrees" is 0.5%).
 rq = json.load(open(os.path.join(DATA, "perplexity-requant-ref.json")))
 import tempfile
