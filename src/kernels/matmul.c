@@ -15,6 +15,7 @@
 #else
 static int omp_get_num_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
+static int omp_get_max_threads(void) { return 1; }
 #endif
 
 /* generation reads each weight row once: prefetching rows ahead keeps more DRAM
@@ -65,6 +66,31 @@ size_t ks_matmul_scratch_bytes(uint32_t type, int64_t n_in, int64_t n_tok) {
     return bytes;
 }
 
+/* Prompt batches hand out rows in chunks, dynamically, across all n (<= 8) weights of
+ * one input: a batch is bound by arithmetic, so a chunk's weights need not be one
+ * stream, and on a VM whose two vCPUs run at different speeds the faster one takes
+ * more (static halves left one thread waiting: 1.1B F16 pp512 +5%). About 8 chunks per
+ * thread per weight, in multiples of `unit` rows and at least min_units of them (a
+ * chunk re-reads the batch's activations). rows[k]: chunk rows of weight k; chunks
+ * start[k] .. start[k+1]-1 are weight k's; returns the number of chunks. */
+static int64_t batch_chunks(const ks_tensor *const *w, int n, int64_t unit, int64_t min_units, int64_t *rows,
+                            int64_t *start) {
+    const int64_t per = 8 * omp_get_max_threads();
+    start[0] = 0;
+    for (int k = 0; k < n; k++) {
+        const int64_t n_out = w[k]->ne[1];
+        int64_t c = n_out / per / unit * unit;
+        if (c < min_units * unit) c = min_units * unit;
+        rows[k] = c, start[k + 1] = start[k] + (n_out + c - 1) / c;
+    }
+    return start[n];
+}
+static int chunk_weight(const int64_t *start, int64_t i) {
+    int k = 0;
+    while (i >= start[k + 1]) k++;
+    return k;
+}
+
 /* packed products of one input: the activation is quantized once, then each
  * thread takes its share of every weight's panels with no barrier between them */
 static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
@@ -81,6 +107,17 @@ static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, c
     char *xq = scratch;
 #pragma omp parallel for schedule(static) if (n_tok > 1)
     for (int64_t i = 0; i < n_tok; i++) quant(x + i * n_in, xq + (size_t)i * xrb, n_in);
+    if (n_tok > 1 && n <= 8) {
+        int64_t rows[8], start[9];
+        const int64_t n_chunks = batch_chunks(w, n, KS_PACK_ROWS, 4, rows, start);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t i = 0; i < n_chunks; i++) {
+            const int k = chunk_weight(start, i);
+            const int64_t n_out = w[k]->ne[1], r0 = (i - start[k]) * rows[k];
+            gemm(w[k]->type, n_in, w[k]->packed, r0, r0 + rows[k] < n_out ? r0 + rows[k] : n_out, xq, n_tok, y[k], n_out);
+        }
+        return;
+    }
 #pragma omp parallel
     {
         const int nt = omp_get_num_threads(), it = omp_get_thread_num();
@@ -118,15 +155,14 @@ static void matmul_f16p_n(const ks_tensor *const *w, float *const *y, int n, con
     float *xp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < n_blk; b++) ks_f16p_pack_act(x, n_in, n_tok, b, xp);
-#pragma omp parallel
-    {
-        const int nt = omp_get_num_threads(), it = omp_get_thread_num();
-        for (int k = 0; k < n; k++) {
-            const int64_t n_out = w[k]->ne[1], n12 = (n_out + 11) / 12;
-            int64_t r0 = n12 * it / nt * 12, r1 = n12 * (it + 1) / nt * 12;
-            if (r1 > n_out) r1 = n_out;
-            if (r1 > r0) gemm(n_in, w[k]->data, w[k]->row_bytes / 2, r0, r1, xp, n_tok, y[k], n_out);
-        }
+    int64_t rows[8], start[9];
+    const int64_t n_chunks = batch_chunks(w, n, 12, 4, rows, start);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n_chunks; i++) {
+        const int k = chunk_weight(start, i);
+        const int64_t n_out = w[k]->ne[1], r0 = (i - start[k]) * rows[k];
+        gemm(n_in, w[k]->data, w[k]->row_bytes / 2, r0, r0 + rows[k] < n_out ? r0 + rows[k] : n_out, xp, n_tok, y[k],
+             n_out);
     }
 }
 
@@ -224,7 +260,7 @@ void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float 
         matmul_packed_n(w, y, n, x, n_tok, scratch);
         return;
     }
-    ks_gemm_f16_fn gp = f16p_gemm(w[0], n_tok);
+    ks_gemm_f16_fn gp = n <= 8 ? f16p_gemm(w[0], n_tok) : NULL;
     for (int k = 1; k < n && gp; k++)
         if (f16p_gemm(w[k], n_tok) != gp || w[k]->ne[0] != w[0]->ne[0]) gp = NULL;
     if (gp) { /* F16 panel products: the activations packed once for all */
