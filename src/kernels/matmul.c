@@ -147,8 +147,8 @@ static void matmul_f16(const ks_tensor *w, const float *x, int64_t n_tok, float 
 }
 
 /* F16 weights x a prompt batch in FP32 by the panel product (gemm_f16.c): the
- * activations rounded to f16 and packed in 32-token blocks, then rows split over
- * the threads on 12-row boundaries */
+ * activations rounded to f16 and packed in 32-token blocks once for all n weights,
+ * then rows in chunks of 12-row multiples (batch_chunks) */
 static void matmul_f16p_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
                           void *scratch, ks_gemm_f16_fn gemm) {
     const int64_t n_in = w[0]->ne[0], n_blk = (n_tok + KS_F16P_NT - 1) / KS_F16P_NT;
