@@ -29,6 +29,7 @@ typedef enum ks_status {
     KS_ERR_INVALID_ARG = -6, /* caller passed a bad argument */
     KS_ERR_LIMIT = -7,       /* a count or size exceeds a configured limit */
     KS_ERR_NOT_FOUND = -8,   /* a required key or tensor is missing */
+    KS_ERR_NO_KV_SLOT = -9,  /* the KV cache has no room for a batch (nothing was changed) */
 } ks_status;
 
 /* Error details: filled by the function that fails; msg is always NUL-terminated. */

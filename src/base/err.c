@@ -25,6 +25,7 @@ const char *ks_status_str(ks_status s) {
     case KS_ERR_INVALID_ARG: return "invalid argument";
     case KS_ERR_LIMIT: return "limit exceeded";
     case KS_ERR_NOT_FOUND: return "not found";
+    case KS_ERR_NO_KV_SLOT: return "no KV cache slot";
     }
     return "unknown error";
 }

@@ -16,6 +16,7 @@
 #define KS_MODEL_H
 #include "base/mapfile.h"
 #include "kernels/kernels.h"
+#include "model/batch.h"
 #include "kestrel.h"
 
 struct gguf_ctx;
@@ -99,11 +100,13 @@ const ks_arch *ks_arch_find(const char *name);
 
 /* ---- inference context ---- */
 typedef struct ks_context_params {
-    int64_t n_ctx;   /* max positions (KV cache length); 0 = min(model n_ctx_train, 4096) */
-    int64_t n_batch; /* max tokens per ks_decode call; 0 = 512 */
+    int64_t n_ctx;   /* KV cache cells (positions held across all sequences); 0 = min(n_ctx_train, 4096) */
+    int64_t n_batch; /* max tokens per forward micro-batch (longer batches are split); 0 = 512 */
     int n_threads;   /* 0 = OpenMP default */
-    int32_t kv_type; /* -1 = model default */
-    bool logits_all; /* keep logits for every token of a batch (n_batch x n_vocab floats) */
+    int32_t kv_type; /* K cache type (F32, F16, Q8_0); -1 = model default */
+    int32_t kv_type_v; /* V cache type; -1 = same as kv_type */
+    bool logits_all; /* reserve logits for every token of a micro-batch up front */
+    int n_seq_max;   /* sequences used at once (reserves that many logits rows); 0 = 1 */
 } ks_context_params;
 
 typedef struct ks_context ks_context;
@@ -113,23 +116,57 @@ ks_context_params ks_context_default_params(void);
 
 /* Allocates KV cache and scratch; KS_ERR_LIMIT if n_ctx exceeds the model's
  * trained context, the cache would exceed available memory or n_threads
- * exceeds KS_MAX_THREADS. */
+ * exceeds KS_MAX_THREADS; KS_ERR_UNSUPPORTED for a cache type other than F32/F16/Q8_0. */
 ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_context **out, ks_err *err);
 void ks_context_free(ks_context *c);
 int64_t ks_context_n_ctx(const ks_context *c);
 int ks_context_n_threads(const ks_context *c);
+const ks_model *ks_context_model(const ks_context *c);
 
-/* Runs tokens[0..n) at positions pos0.. (cache holds positions < pos0 already).
- * n may exceed n_batch (split internally). If all_logits, logits for every
- * token are kept (n <= n_batch required), else only for the last.
+/* Runs a batch of tokens of any sequences (model/batch.h). Each token takes a free KV cell;
+ * positions and sequences are the caller's (a token sees its sequence's cells at positions
+ * <= its own). Logits are kept for tokens with logits set (ks_context_logits(c, i), i =
+ * index in b). Returns KS_ERR_NO_KV_SLOT, with the cache unchanged, when there are fewer
+ * free cells than tokens; KS_ERR_INVALID_ARG for a token id out of range (nothing run). */
+ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err);
+/* Sequence 0 only: runs tokens[0..n) at positions pos0.., first dropping sequence 0's
+ * cells at positions >= pos0. If all_logits, logits for every token, else only the last.
  * KS_ERR_LIMIT if pos0 + n > n_ctx; KS_ERR_INVALID_ARG for a token id out of range. */
 ks_status ks_decode(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits, ks_err *err);
-/* Same, keeping logits only for tokens logits_from..n-1 (their output head is all
- * that is computed for them: perplexity needs only the second half of a chunk).
- * Needs n <= n_batch unless logits_from == n - 1. */
+/* Same, keeping logits only for tokens logits_from..n-1 (perplexity needs the second half). */
 ks_status ks_decode_range(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, int64_t logits_from,
                           ks_err *err);
-/* Logits of the i-th token of the last ks_decode (i = -1: last); NULL for a token
- * without logits. Borrowed, n_vocab floats. */
+/* Logits of the i-th token of the last decode call (i = -1: the last token that has
+ * logits); NULL for a token without logits. Borrowed, n_vocab floats, valid until the next
+ * decode. */
 const float *ks_context_logits(const ks_context *c, int64_t i);
+
+/* ---- sequences in the KV cache (seq < 0: all; p0 < 0: from 0; p1 < 0: to the end) ---- */
+/* drops seq's cells at positions [p0, p1) */
+void ks_seq_rm(ks_context *c, int32_t seq, int32_t p0, int32_t p1);
+/* dst shares src's cells at positions [p0, p1): a fork, nothing is recomputed or copied */
+void ks_seq_cp(ks_context *c, int32_t src, int32_t dst, int32_t p0, int32_t p1);
+/* drops every cell seq does not own */
+void ks_seq_keep(ks_context *c, int32_t seq);
+/* moves seq's positions in [p0, p1) by delta (keys are re-rotated; cells moved below 0 are dropped) */
+void ks_seq_add(ks_context *c, int32_t seq, int32_t p0, int32_t p1, int32_t delta);
+/* positions in [p0, p1) become pos / d (self-extend) */
+void ks_seq_div(ks_context *c, int32_t seq, int32_t p0, int32_t p1, int32_t d);
+/* largest / smallest position of seq, -1 when it has none */
+int32_t ks_seq_pos_max(const ks_context *c, int32_t seq);
+int32_t ks_seq_pos_min(const ks_context *c, int32_t seq);
+/* cells in use / in all */
+int64_t ks_kv_used(const ks_context *c);
+void ks_kv_clear(ks_context *c);
+
+/* ---- state (model/state.c): the KV cells of one sequence (seq >= 0) or of all, with the
+ * last logits for the whole state. Layout: magic "KSST", version, shapes, cells, rows. ---- */
+/* bytes ks_state_save needs */
+size_t ks_state_size(const ks_context *c, int32_t seq);
+/* writes the state into buf[0..cap); *len = bytes written. KS_ERR_LIMIT if cap is too small */
+ks_status ks_state_save(const ks_context *c, int32_t seq, uint8_t *buf, size_t cap, size_t *len, ks_err *err);
+/* loads a state: the whole state (seq < 0) replaces the cache; a sequence's state is added as
+ * sequence seq (after ks_seq_rm(c, seq, -1, -1)). Every field is validated against this
+ * context (KS_ERR_FORMAT, KS_ERR_NO_KV_SLOT); on error the cache is as before. */
+ks_status ks_state_load(ks_context *c, int32_t seq, const uint8_t *buf, size_t len, ks_err *err);
 #endif

@@ -1,0 +1,146 @@
+/* attention.c - attention of a micro-batch's queries over the KV cache: each token
+ * sees the cells of its view (kv_cache.h), in llama.cpp's order for this batch size:
+ * one token uses its vector (vec) order, more tokens its matrix (gemm) order, with
+ * probabilities rounded to f16 on an f16 cache as ggml's f16 matmul takes them.
+ * Cells a token may not see inside its view get probability exactly 0, so they add
+ * nothing to any sum.
+ */
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "model/context_impl.h"
+#include "tensor/dtype.h"
+
+static int thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* sets the scores of cells token t may not see to -inf (its view is not contiguous) */
+static void apply_mask(ks_context *c, int64_t t, float *const *s, int ns) {
+    const ks_kv_view *v = &c->ub_view[t];
+    if (v->contiguous) return;
+    float *mask = c->mask + (size_t)thread_id() * (size_t)c->n_ctx;
+    kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], 0, mask);
+    for (int i = 0; i < ns; i++)
+        for (int64_t j = 0; j < v->hi - v->lo; j++)
+            if (mask[j] != 0.0f) s[i][j] = -INFINITY;
+}
+
+/* Batched attention on an f16 cache: the layer's K and V rows over [0, n_span) are
+ * widened to float and transposed once, then tasks of (16 queries, kv head) run the
+ * query heads that share the kv head against them. */
+static void attention_rows(ks_context *c, int64_t il) {
+    const ks_hparams *hp = &c->m->hp;
+    const int64_t hd = hp->head_dim, n_head = hp->n_head, n_kvh = hp->n_head_kv, kv_dim = n_kvh * hd;
+    const int64_t n = c->ub_n, q_dim = n_head * hd, group = n_head / n_kvh, QB = 16, n_qb = (n + QB - 1) / QB;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const ks_attn_kernels *ak = c->attn;
+    const int64_t n_rows = c->ub_n_span;
+    /* K^T row stride: n_rows rounded up, plus 16 so rows do not fall on one cache set */
+    const int64_t ldk = (n_rows + 15) / 16 * 16 + 16;
+    float *kf = c->kvf, *vf = c->kvf + (size_t)(c->n_ctx + 32) * kv_dim;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int64_t e = 0; e < kv_dim; e++) /* transposed: positions in lanes for qk_cols / pv_cols */
+            for (int64_t j = 0; j < n_rows; j++) {
+                kf[e * ldk + j] = ks_fp16_to_fp32(((const uint16_t *)kv_k_row(&c->kv, il, j))[e]);
+                vf[e * ldk + j] = ks_fp16_to_fp32(((const uint16_t *)kv_v_row(&c->kv, il, j))[e]);
+            }
+        const int tid = thread_id();
+        float *sc = c->scores + (size_t)tid * 3 * c->n_ctx;
+        float *qh = c->qh + (size_t)tid * 3 * hd;
+#pragma omp for schedule(dynamic, 1) collapse(2)
+        for (int64_t bi = 0; bi < n_qb; bi++) {
+            for (int64_t hk = 0; hk < n_kvh; hk++) {
+                const int64_t t0 = (n_qb - 1 - bi) * QB, t1 = t0 + QB < n ? t0 + QB : n; /* longest first */
+                for (int64_t t = t0; t < t1; t++) {
+                    const int64_t lo = c->ub_view[t].lo, n_kv = c->ub_view[t].hi - lo;
+                    for (int64_t h0 = hk * group; h0 < (hk + 1) * group; h0 += 3) { /* up to 3 heads share a pass */
+                        const int nh = (int)((hk + 1) * group - h0 < 3 ? (hk + 1) * group - h0 : 3);
+                        float *s3[3];
+                        const float *q3[3];
+                        for (int i = 0; i < nh; i++) {
+                            ks_fp16_round_row(c->q + t * q_dim + (h0 + i) * hd, qh + i * hd, hd);
+                            q3[i] = qh + i * hd, s3[i] = sc + (size_t)i * c->n_ctx;
+                        }
+                        ak->qk_cols3(s3, q3, nh, kf + hk * hd * ldk + lo, ldk, n_kv, hd);
+                        apply_mask(c, t, s3, nh);
+                        float *o3[3];
+                        const float *p3[3];
+                        for (int i = 0; i < nh; i++) {
+                            ks_softmax_f16(s3[i], n_kv, scale);
+                            o3[i] = c->att + t * q_dim + (h0 + i) * hd, p3[i] = s3[i];
+                        }
+                        ak->pv_cols3(o3, p3, nh, vf + hk * hd * ldk + lo, ldk, n_kv, hd);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* one query head of token t over its view: scores, softmax, weighted values */
+static void attend_one(ks_context *c, int64_t il, int64_t t, int64_t h, bool vec) {
+    const ks_hparams *hp = &c->m->hp;
+    const int64_t hd = hp->head_dim, kv_dim = c->kv.kv_dim, q_dim = hp->n_head * hd;
+    const int64_t kvh = h / (hp->n_head / hp->n_head_kv), lo = c->ub_view[t].lo, n_kv = c->ub_view[t].hi - lo;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int tid = thread_id();
+    float *sc = c->scores + (size_t)tid * 3 * c->n_ctx, *qh = c->qh + (size_t)tid * 3 * hd;
+    float *o = c->att + t * q_dim + h * hd;
+    const float *q = c->q + t * q_dim + h * hd;
+    const bool f16 = c->kv.type_k == KS_DTYPE_F16 && c->kv.type_v == KS_DTYPE_F16;
+    if (f16) {
+        const ks_attn_kernels *ak = c->attn;
+        ks_fp16_round_row(q, qh, hd);
+        const uint16_t *k0 = (const uint16_t *)kv_k_row(&c->kv, il, lo) + kvh * hd;
+        for (int64_t j = 0; j < n_kv; j++) sc[j] = ak->qk(qh, k0 + j * kv_dim, hd, vec) * scale;
+        apply_mask(c, t, &sc, 1);
+        ks_softmax(sc, n_kv);
+        memset(o, 0, (size_t)hd * sizeof *o);
+        /* ggml's f16 matmul converts the probabilities to f16 too; summation order
+         * follows llama.cpp's path for this batch size (see kernels.h) */
+        ks_fp16_round_row(sc, sc, n_kv);
+        ak->pv(o, sc, (const uint16_t *)kv_v_row(&c->kv, il, lo) + kvh * hd, kv_dim, n_kv, hd, vec);
+        return;
+    }
+    /* F32 or quantized cache: rows widened to float one at a time */
+    const ks_dtype_traits *tk = ks_dtype_get(c->kv.type_k), *tv = ks_dtype_get(c->kv.type_v);
+    float *row = c->kvrow + (size_t)tid * (size_t)(2 * kv_dim + 2 * (hp->n_rot / 2 + 1));
+    for (int64_t j = 0; j < n_kv; j++) {
+        const float *kr = row + kvh * hd;
+        if (c->kv.type_k == KS_DTYPE_F32) kr = (const float *)kv_k_row(&c->kv, il, lo + j) + kvh * hd;
+        else tk->to_float(kv_k_row(&c->kv, il, lo + j), row, kv_dim);
+        float s = 0.0f;
+        for (int64_t d = 0; d < hd; d++) s += q[d] * kr[d];
+        sc[j] = s * scale;
+    }
+    apply_mask(c, t, &sc, 1);
+    ks_softmax(sc, n_kv);
+    memset(o, 0, (size_t)hd * sizeof *o);
+    for (int64_t j = 0; j < n_kv; j++) {
+        const float *vr = row + kvh * hd;
+        if (c->kv.type_v == KS_DTYPE_F32) vr = (const float *)kv_v_row(&c->kv, il, lo + j) + kvh * hd;
+        else tv->to_float(kv_v_row(&c->kv, il, lo + j), row, kv_dim);
+        for (int64_t d = 0; d < hd; d++) o[d] += sc[j] * vr[d];
+    }
+}
+
+void ks_attention(ks_context *c, int64_t il) {
+    const int64_t n = c->ub_n, n_head = c->m->hp.n_head;
+    if (n >= 4 && c->kvf && c->attn->qk_cols3 && c->attn->pv_cols3) {
+        attention_rows(c, il);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t h = 0; h < n_head; h++) attend_one(c, il, t, h, n == 1);
+}

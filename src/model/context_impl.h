@@ -1,0 +1,63 @@
+/* context_impl.h - the inference context's insides, shared by context.c (creation,
+ * sequences, logits), forward.c (the blocks) and attention.c. Not a public header.
+ *
+ * Scratch layout: activations are [n_tok][dim] row-major, one row per token of the
+ * micro-batch being run (at most n_batch tokens).
+ */
+#ifndef KS_CONTEXT_IMPL_H
+#define KS_CONTEXT_IMPL_H
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+struct ks_context {
+    const ks_model *m;
+    int64_t n_ctx, n_batch;
+    ks_kv_cache kv;
+    ks_batch b0;           /* ks_decode's batch of sequence 0 (n_batch tokens) */
+    /* the micro-batch being run */
+    int64_t ub_n;          /* tokens */
+    int64_t ub_n_span;     /* cells attention looks at: [0, ub_n_span) */
+    int64_t *ub_cell;      /* [n_batch] the cell each token writes */
+    int32_t *ub_pos;       /* [n_batch] */
+    int32_t *ub_seq;       /* [n_batch] the sequence each token attends as */
+    ks_kv_view *ub_view;   /* [n_batch] what each token sees */
+    int64_t *cells_all;    /* [n_batch] slots found for a whole call (reserved) */
+    int64_t *cell_idx;     /* [n_ctx] cells for a state being loaded */
+    int32_t *shift;        /* [n_ctx] pending position deltas per cell (K re-rotation) */
+    /* activations, each owned, sized for n_batch tokens */
+    float *x;           /* [n_batch][n_embd] residual stream */
+    float *xb;          /* [n_batch][n_embd] normed input */
+    float *xb2;         /* [n_batch][n_embd] block output */
+    float *q;           /* [n_batch][n_head*head_dim] */
+    float *k, *v;       /* [n_batch][kv_dim] */
+    float *att;         /* [n_batch][n_head*head_dim] attention output */
+    float *hb, *hb2;    /* [n_batch][n_ff] */
+    float *scores;      /* [n_threads][3][n_ctx] */
+    float *mask;        /* [n_threads][n_ctx] one token's mask over its view */
+    float *qh;          /* [n_threads][3][head_dim] queries rounded to the cache type */
+    float *kvf;         /* the layer's K and V transposed ([kv_dim][<= n_ctx + 32]) and widened to
+                           float (batched attention on an f16 cache; NULL when unused) */
+    float *kvrow;       /* [n_threads][2 * kv_dim + n_rot + 2] cache rows widened (Q8_0 cache, K-shift) */
+    float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
+    float *inv_freq;    /* [n_rot/2] */
+    /* outputs of the last ks_decode_batch */
+    float *logits;          /* [n_logits_cap][n_vocab] */
+    int64_t n_logits_cap;
+    int64_t *out_row;       /* [out_row_cap] batch index -> logits row, -1 for none */
+    int64_t out_row_cap;
+    int64_t n_outputs, last_output; /* rows written; batch index of the last row (-1: none) */
+    int64_t n_out_batch;    /* tokens in the last batch */
+    void *mm_scratch;   /* activation conversion for matmuls */
+    int n_threads;
+    const ks_attn_kernels *attn; /* chosen at creation for this CPU */
+};
+
+/* attention.c: attention of the micro-batch's queries (c->q) into c->att for layer il */
+void ks_attention(ks_context *c, int64_t il);
+/* forward.c: runs the micro-batch set up in c->ub_* on batch tokens; logits rows for
+ * tokens with want[i] go to c->logits from row *row_io on */
+void ks_forward_ubatch(ks_context *c, const int32_t *tokens, const int8_t *want, int64_t *row_io);
+/* forward.c: cos/sin tables for the given positions into cs/sn ([n][n_rot/2]) */
+void ks_rope_tables(const ks_context *c, const int32_t *pos, int64_t n, float *cs, float *sn);
+#endif
