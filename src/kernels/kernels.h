@@ -116,7 +116,7 @@ const ks_attn_kernels *ks_attn_kernels_isa(const char *isa);
  * Split KV (flash-decoding): with m_out/l_out non-NULL, o_i is left unnormalised (sum_j e^(s_ij - m_i) v_j)
  * with m_out[i] = m_i (the largest score, -INFINITY if none) and l_out[i] = sum_j e^(s_ij - m_i)
  * (0 if none); ks_attn_merge() combines such partials over disjoint key ranges.
- * The query rows are read before o is written; o_i may not alias another row's q.
+ * The o rows serve as the accumulators from the first tile on: they may not alias any q row.
  * K and V rows are read once per block of KS_ATTN_QB queries, whatever n_q: in generation
  * (n_q = the query heads of one kv head) the call streams the head's cache once.
  * scratch: ks_attn_flash_scratch_bytes(n_q, hd) bytes, 64-byte aligned. One thread; the caller
