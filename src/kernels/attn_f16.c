@@ -16,7 +16,12 @@
 #include "kernels/kernels.h"
 #include "tensor/dtype.h"
 
-#define PV_MAX_HD 256 /* SIMD p.v keeps 16 (gemm) or 64 (vec) accumulators per head dim */
+/* SIMD p.v keeps 16 (gemm) or 64 (vec) lane chains per head dim; head dims go in
+ * chunks so that the chains (16 KiB) stay in L1 whatever the head size */
+#define PV_CHUNK_VEC 64
+#define PV_CHUNK_GEMM 256
+#define PV_CHAINS_FLOATS (64 * PV_CHUNK_VEC)
+_Static_assert(16 * PV_CHUNK_GEMM <= PV_CHAINS_FLOATS, "gemm chains fit the buffer");
 
 /* ---- scalar reference ---- */
 static float qk_ref(const float *q, const uint16_t *k, int64_t hd, bool vec) {
@@ -56,6 +61,40 @@ static void pv_cols3_ref(float *const *o, const float *const *p, int nq, const f
     for (int i = 0; i < nq; i++) pv_cols_ref(o[i], p[i], vt, ld, n_kv, hd);
 }
 
+/* SIMD p.v: an ISA's kernel runs the lane chains of llama.cpp's order (16 for gemm,
+ * 64 = 4 accumulators x 16 lanes for vec; chain r in row r of acc, ld floats apart) for
+ * w head dims at once; head dims go in chunks so the chains stay in L1 at every head
+ * size. Folding the chains is a few adds per dim, done here in the same order. */
+typedef void (*pv_chains_fn)(float *acc, int64_t ld, int n_chains, const float *p, const uint16_t *v, int64_t stride,
+                             int64_t n_kv, int64_t w);
+static void pv_fold(float *o, float *acc, int64_t ld, int64_t w, bool vec) {
+    for (int64_t d = 0; d < w; d++) {
+        float lane[16];
+        for (int l = 0; l < 16; l++) {
+            const float *c = acc + l * ld + d; /* chains l, 16 + l, 32 + l, 48 + l: a0 += a2, a1 += a3, a0 += a1 */
+            lane[l] = vec ? (c[0] + c[32 * ld]) + (c[16 * ld] + c[48 * ld]) : c[0];
+        }
+        o[d] = ks_reduce16(lane);
+    }
+}
+
+static void pv_chunked(pv_chains_fn chains, float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv,
+                       int64_t hd, bool vec) {
+    if (hd % 16) {
+        pv_ref(o, p, v, stride, n_kv, hd, vec);
+        return;
+    }
+    static _Thread_local float acc[PV_CHAINS_FLOATS];
+    const int n_chains = vec ? 64 : 16;
+    const int64_t cw = vec ? PV_CHUNK_VEC : PV_CHUNK_GEMM;
+    for (int64_t d0 = 0; d0 < hd; d0 += cw) {
+        const int64_t w = hd - d0 < cw ? hd - d0 : cw;
+        for (int r = 0; r < n_chains; r++) memset(acc + r * cw, 0, (size_t)w * sizeof(float));
+        chains(acc, cw, n_chains, p, v + d0, stride, n_kv, w);
+        pv_fold(o + d0, acc, cw, w, vec);
+    }
+}
+
 static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref, pv_cols3_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -92,41 +131,21 @@ KS_AVX512 static float qk_avx512(const float *q, const uint16_t *k, int64_t hd, 
     return (float)sum;
 }
 
-/* o[d] = reduce over 16 lane accumulators acc[l][d], vectorised over d */
-KS_AVX512 static void lanes_reduce_512(float *o, float (*acc)[PV_MAX_HD], int64_t hd) {
-    for (int64_t d = 0; d < hd; d += 16) {
-        __m512 t3[8], t6[4];
-        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(_mm512_loadu_ps(&acc[i + 8][d]), _mm512_loadu_ps(&acc[i][d]));
-        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[i + 4], t3[i]);
-        _mm512_storeu_ps(o + d, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+/* the lane chains of p.v on head dims [0, w) of v: chain r (accumulator r / 16, lane
+ * r % 16) is row r of acc (ld floats apart), fed by the positions j with j % n_chains == r */
+KS_AVX512 static void pv_chains_512(float *acc, int64_t ld, int n_chains, const float *p, const uint16_t *v,
+                                    int64_t stride, int64_t n_kv, int64_t w) {
+    for (int64_t j = 0; j < n_kv; j++) {
+        float *row = acc + (j & (n_chains - 1)) * ld;
+        const __m512 pj = _mm512_set1_ps(p[j]);
+        const uint16_t *vr = v + j * stride;
+        for (int64_t d = 0; d < w; d += 16)
+            _mm512_storeu_ps(row + d, _mm512_fmadd_ps(pj, ld16h(vr + d), _mm512_loadu_ps(row + d)));
     }
 }
 
-KS_AVX512 static void pv_avx512(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd,
-                                bool vec) {
-    if (hd % 16 || hd > PV_MAX_HD || (vec && hd > PV_MAX_HD / 4)) {
-        pv_ref(o, p, v, stride, n_kv, hd, vec);
-        return;
-    }
-    static _Thread_local float acc[64][PV_MAX_HD]; /* [accumulator * 16 + lane][head dim] */
-    const int n_acc = vec ? 64 : 16;
-    for (int a = 0; a < n_acc; a++) memset(acc[a], 0, (size_t)hd * sizeof(float));
-    for (int64_t j = 0; j < n_kv; j++) {
-        float *row = acc[vec ? (j & 63) : (j & 15)];
-        const __m512 pj = _mm512_set1_ps(p[j]);
-        const uint16_t *vr = v + j * stride;
-        for (int64_t d = 0; d < hd; d += 16)
-            _mm512_storeu_ps(row + d, _mm512_fmadd_ps(pj, ld16h(vr + d), _mm512_loadu_ps(row + d)));
-    }
-    if (vec) { /* a0 += a2, a1 += a3, a0 += a1 (accumulator a = rows 16a..16a+15) */
-        for (int l = 0; l < 16; l++)
-            for (int64_t d = 0; d < hd; d += 16) {
-                __m512 a0 = _mm512_add_ps(_mm512_loadu_ps(&acc[l][d]), _mm512_loadu_ps(&acc[32 + l][d]));
-                __m512 a1 = _mm512_add_ps(_mm512_loadu_ps(&acc[16 + l][d]), _mm512_loadu_ps(&acc[48 + l][d]));
-                _mm512_storeu_ps(&acc[l][d], _mm512_add_ps(a0, a1));
-            }
-    }
-    lanes_reduce_512(o, acc, hd);
+static void pv_avx512(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec) {
+    pv_chunked(pv_chains_512, o, p, v, stride, n_kv, hd, vec);
 }
 
 /* 16 keys at once: A[k] holds key k's 16 lane sums; the shuffle network below
@@ -318,35 +337,20 @@ KS_AVX2 static float qk_avx2(const float *q, const uint16_t *k, int64_t hd, bool
     return (float)sum;
 }
 
-KS_AVX2 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd,
-                            bool vec) {
-    if (hd % 16 || hd > PV_MAX_HD || (vec && hd > PV_MAX_HD / 4)) {
-        pv_ref(o, p, v, stride, n_kv, hd, vec);
-        return;
-    }
-    static _Thread_local float acc[64][PV_MAX_HD];
-    const int n_acc = vec ? 64 : 16;
-    for (int a = 0; a < n_acc; a++) memset(acc[a], 0, (size_t)hd * sizeof(float));
+/* pv_chains_512 on 8-float registers */
+KS_AVX2 static void pv_chains_256(float *acc, int64_t ld, int n_chains, const float *p, const uint16_t *v,
+                                  int64_t stride, int64_t n_kv, int64_t w) {
     for (int64_t j = 0; j < n_kv; j++) {
-        float *row = acc[vec ? (j & 63) : (j & 15)];
+        float *row = acc + (j & (n_chains - 1)) * ld;
         const __m256 pj = _mm256_set1_ps(p[j]);
         const uint16_t *vr = v + j * stride;
-        for (int64_t d = 0; d < hd; d += 8)
+        for (int64_t d = 0; d < w; d += 8)
             _mm256_storeu_ps(row + d, _mm256_fmadd_ps(pj, ld8h(vr + d), _mm256_loadu_ps(row + d)));
     }
-    if (vec)
-        for (int l = 0; l < 16; l++)
-            for (int64_t d = 0; d < hd; d += 8) {
-                __m256 a0 = _mm256_add_ps(_mm256_loadu_ps(&acc[l][d]), _mm256_loadu_ps(&acc[32 + l][d]));
-                __m256 a1 = _mm256_add_ps(_mm256_loadu_ps(&acc[16 + l][d]), _mm256_loadu_ps(&acc[48 + l][d]));
-                _mm256_storeu_ps(&acc[l][d], _mm256_add_ps(a0, a1));
-            }
-    for (int64_t d = 0; d < hd; d += 8) {
-        __m256 t3[8], t6[4];
-        for (int i = 0; i < 8; i++) t3[i] = _mm256_add_ps(_mm256_loadu_ps(&acc[i + 8][d]), _mm256_loadu_ps(&acc[i][d]));
-        for (int i = 0; i < 4; i++) t6[i] = _mm256_add_ps(t3[i + 4], t3[i]);
-        _mm256_storeu_ps(o + d, _mm256_add_ps(_mm256_add_ps(t6[0], t6[2]), _mm256_add_ps(t6[1], t6[3])));
-    }
+}
+
+static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec) {
+    pv_chunked(pv_chains_256, o, p, v, stride, n_kv, hd, vec);
 }
 
 static const ks_attn_kernels attn_avx512 = {"avx512",        qk_avx512,       pv_avx512,      qk_cols_avx512,

@@ -104,6 +104,52 @@ const ks_attn_kernels *ks_attn_kernels_best(void);
 const ks_attn_kernels *ks_attn_kernels_ref(void);
 /* "scalar", "avx2" or "avx512"; NULL if this CPU lacks it */
 const ks_attn_kernels *ks_attn_kernels_isa(const char *isa);
+/* ---- flash attention (attn_flash.c): tiled over keys, online softmax, FP32 ----
+ * Attention for n_q query rows that share one kv head, over cache rows [0, n_kv):
+ *   o_i = sum_j softmax_j(s_ij) v_j  for j in [lo[i], hi[i]),  s_ij = scale * q_i . k_j,
+ *   then softcap > 0: s_ij = softcap * tanh(s_ij / softcap) (Gemma 2; 0 = off), then s_ij += mask_i[j].
+ * k_j = (const uint8_t *)k + j * kv_row_bytes: hd elements of kv_type F32 (kv_row_bytes a multiple
+ * of 4), F16 or Q8_0 (ggml blocks; hd a multiple of 32); same for v. hd: a multiple of 16, at most
+ * KS_ATTN_MAX_HD. mask: NULL, or n_q rows of n_kv floats (0 or -INFINITY) at mask + i * mask_stride.
+ * lo/hi: each query's visible rows (0 <= lo[i], hi[i] <= n_kv); NULL lo means 0 for all, NULL hi
+ * n_kv. A query that sees no row (empty range or all masked) gets o_i = 0.
+ * Split KV (flash-decoding): with m_out/l_out non-NULL, o_i is left unnormalised (sum_j e^(s_ij - m_i) v_j)
+ * with m_out[i] = m_i (the largest score, -INFINITY if none) and l_out[i] = sum_j e^(s_ij - m_i)
+ * (0 if none); ks_attn_merge() combines such partials over disjoint key ranges.
+ * The o rows serve as the accumulators from the first tile on: they may not alias any q row.
+ * K and V rows are read once per block of KS_ATTN_QB queries, whatever n_q: in generation
+ * (n_q = the query heads of one kv head) the call streams the head's cache once.
+ * scratch: ks_attn_flash_scratch_bytes(n_q, hd) bytes, 64-byte aligned. One thread; the caller
+ * parallelises over (kv head, query block, kv split). Accuracy: FP32 sums, exp and tanh within a
+ * few ulp; tests/unit/test_attn.c bounds the error against the double-precision reference. */
+#define KS_ATTN_MAX_HD 256
+#define KS_ATTN_QB 64
+typedef struct ks_attn_args {
+    int64_t n_q, hd, n_kv;
+    const float *const *q; /* n_q pointers to hd floats */
+    float *const *o;       /* n_q pointers to hd floats (written) */
+    const void *k, *v;     /* row 0 of this kv head's keys / values */
+    size_t kv_row_bytes;   /* bytes from one cache row to the next */
+    uint32_t kv_type;      /* KS_DTYPE_F32, KS_DTYPE_F16 or KS_DTYPE_Q8_0 */
+    const int64_t *lo, *hi;
+    const float *mask;
+    int64_t mask_stride;
+    float scale, softcap;
+    float *m_out, *l_out; /* NULL, or n_q floats each (split-KV partials) */
+} ks_attn_args;
+typedef void (*ks_attn_flash_fn)(const ks_attn_args *a, void *scratch);
+/* best kernel for this CPU */
+void ks_attn_flash(const ks_attn_args *a, void *scratch);
+/* the plain two-pass softmax in double (same arguments and scratch) */
+void ks_attn_flash_ref(const ks_attn_args *a, void *scratch);
+/* "scalar" (the reference), "avx2" or "avx512"; NULL if this CPU lacks it */
+ks_attn_flash_fn ks_attn_flash_isa(const char *isa);
+size_t ks_attn_flash_scratch_bytes(int64_t n_q, int64_t hd);
+/* o = the normalised output of one query row from n_split partials over disjoint key ranges
+ * (o_part[s]: hd floats, m[s], l[s] as ks_attn_flash's m_out/l_out give them); o may be o_part[0].
+ * All partials empty gives o = 0. */
+void ks_attn_merge(float *o, const float *const *o_part, const float *m, const float *l, int64_t n_split,
+                   int64_t hd);
 /* in-place softmax over n values (ggml numerics) */
 void ks_softmax(float *x, int64_t n);
 /* attention probabilities in place: x *= scale, ks_softmax, round to f16 (as ggml's f16

@@ -185,7 +185,7 @@ static void test_attn(const char *isa) {
         fprintf(stderr, "attn %s: not supported by this CPU, not tested\n", isa);
         return;
     }
-    const int64_t hds[] = {16, 32, 64, 80, 128, 96};
+    const int64_t hds[] = {16, 32, 64, 80, 128, 96, 112, 192, 256, 272};
     const int64_t n_kvs[] = {1, 2, 3, 15, 16, 17, 63, 64, 65, 200, 300};
     int bad = 0, checked = 0;
     for (size_t h = 0; h < sizeof hds / sizeof *hds; h++)
@@ -275,6 +275,11 @@ static float amax_d(const float *v) {
  * reference bit for bit; ks_matmul through the packed path stays within the
  * quantization error of the float product. */
 static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_tok) {
+    if (!ks_matmul_pack_useful()) { /* no packed copies without AVX-512 VNNI */
+        static int said;
+        if (!said++) fprintf(stderr, "packed gemm: not supported by this CPU, not tested\n");
+        return;
+    }
     const ks_dtype_traits *wt = ks_dtype_get(type);
     const int64_t nb = n_in / 32, rb = ks_dtype_row_bytes(type, n_in);
     float *w = malloc(n_in * n_out * 4), *x = malloc(n_in * n_tok * 4);
