@@ -134,8 +134,63 @@ static void attend_one(ks_context *c, int64_t il, int64_t t, int64_t h, bool vec
     }
 }
 
+/* Flash attention (kernels/attn_flash.c): tasks of (kv head, block of FLASH_TB tokens) whose
+ * views are contiguous share each K/V tile among all their queries; a token with a masked
+ * view runs alone with its mask. FP32 sums in another order than llama.cpp's non-flash path
+ * (as llama.cpp's own -fa). */
+#define FLASH_TB 16
+static void attention_flash(ks_context *c, int64_t il) {
+    const ks_hparams *hp = &c->m->hp;
+    const int64_t hd = hp->head_dim, n_kvh = hp->n_head_kv, group = hp->n_head / n_kvh, q_dim = hp->n_head * hd;
+    const int64_t n = c->ub_n, n_blk = (n + FLASH_TB - 1) / FLASH_TB;
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(dynamic, 1) collapse(2)
+    for (int64_t bi = 0; bi < n_blk; bi++) {
+        for (int64_t hk = 0; hk < n_kvh; hk++) {
+            const int tid = thread_id();
+            ks_flash_scratch *fs = &c->flash[tid];
+            const int64_t t0 = (n_blk - 1 - bi) * FLASH_TB, t1 = t0 + FLASH_TB < n ? t0 + FLASH_TB : n;
+            ks_attn_args a = {.hd = hd, .n_kv = c->ub_n_span, .q = fs->q, .o = fs->o, .lo = fs->lo, .hi = fs->hi,
+                              .k = kv_k_row(&c->kv, il, 0), .v = kv_v_row(&c->kv, il, 0), .kv_type = c->kv.type_k,
+                              .kv_row_bytes = c->kv.k_row_bytes, .scale = scale, .softcap = 0.0f};
+            const size_t head_off = (size_t)ks_dtype_row_bytes(c->kv.type_k, hk * hd);
+            a.k = (const uint8_t *)a.k + head_off, a.v = (const uint8_t *)a.v + head_off;
+            int64_t nq = 0;
+            for (int64_t t = t0; t < t1; t++) {
+                const ks_kv_view *v = &c->ub_view[t];
+                if (!v->contiguous) { /* alone, with its mask */
+                    float *mask = c->mask + (size_t)tid * (size_t)c->n_ctx;
+                    kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], 0, mask);
+                    ks_attn_args m = a;
+                    m.k = (const uint8_t *)a.k + (size_t)v->lo * c->kv.k_row_bytes;
+                    m.v = (const uint8_t *)a.v + (size_t)v->lo * c->kv.k_row_bytes;
+                    m.n_kv = v->hi - v->lo, m.lo = NULL, m.hi = NULL, m.mask = mask, m.mask_stride = 0;
+                    m.q = fs->q + nq, m.o = fs->o + nq, m.n_q = group;
+                    for (int64_t g = 0; g < group; g++) {
+                        fs->q[nq + g] = c->q + t * q_dim + (hk * group + g) * hd;
+                        fs->o[nq + g] = c->att + t * q_dim + (hk * group + g) * hd;
+                    }
+                    ks_attn_flash(&m, fs->scratch);
+                    continue;
+                }
+                for (int64_t g = 0; g < group; g++, nq++) {
+                    fs->q[nq] = c->q + t * q_dim + (hk * group + g) * hd;
+                    fs->o[nq] = c->att + t * q_dim + (hk * group + g) * hd;
+                    fs->lo[nq] = v->lo, fs->hi[nq] = v->hi;
+                }
+            }
+            a.n_q = nq;
+            if (nq) ks_attn_flash(&a, fs->scratch);
+        }
+    }
+}
+
 void ks_attention(ks_context *c, int64_t il) {
     const int64_t n = c->ub_n, n_head = c->m->hp.n_head;
+    if (c->flash_attn) {
+        attention_flash(c, il);
+        return;
+    }
     if (n >= 4 && c->kvf && c->attn->qk_cols3 && c->attn->pv_cols3) {
         attention_rows(c, il);
         return;

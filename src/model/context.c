@@ -13,7 +13,7 @@
 
 ks_context_params ks_context_default_params(void) {
     ks_context_params p = {.n_ctx = 0, .n_batch = 0, .n_threads = 0, .kv_type = -1, .kv_type_v = -1,
-                           .logits_all = false, .n_seq_max = 1};
+                           .logits_all = false, .n_seq_max = 1, .flash_attn = false};
     return p;
 }
 
@@ -28,6 +28,9 @@ void ks_context_free(ks_context *c) {
     free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->shift), free(c->cell_idx);
     free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k), free(c->v), free(c->att), free(c->hb);
     free(c->hb2), free(c->scores), free(c->mask), free(c->qh), free(c->kvf), free(c->kvrow), free(c->rope_cos);
+    for (int i = 0; c->flash && i < c->n_threads; i++)
+        free(c->flash[i].q), free(c->flash[i].o), free(c->flash[i].lo), free(c->flash[i].hi), free(c->flash[i].scratch);
+    free(c->flash);
     free(c->rope_sin), free(c->inv_freq), free(c->logits), free(c->out_row), free(c->mm_scratch);
     free(c);
 }
@@ -92,6 +95,15 @@ static bool alloc_scratch(ks_context *c) {
     if (c->kv.type_k == KS_DTYPE_F16 && c->kv.type_v == KS_DTYPE_F16 && c->attn->qk_cols3 && c->n_batch > 1)
         c->kvf = malloc(2 * (N + 32) * kv_dim * 4); /* optional: without it attention takes the per-query path */
     if (ks_batch_init(&c->b0, c->n_batch, NULL)) return false;
+    if (!(c->flash = calloc(T, sizeof *c->flash))) return false;
+    const size_t nq = 16 * (size_t)(hp->n_head / hp->n_head_kv);
+    const size_t fsb = (ks_attn_flash_scratch_bytes((int64_t)nq, hp->head_dim) + 63) & ~(size_t)63;
+    for (size_t i = 0; i < T; i++) {
+        ks_flash_scratch *f = &c->flash[i];
+        f->q = malloc(nq * sizeof *f->q), f->o = malloc(nq * sizeof *f->o);
+        f->lo = malloc(nq * sizeof *f->lo), f->hi = malloc(nq * sizeof *f->hi), f->scratch = aligned_alloc(64, fsb);
+        if (!f->q || !f->o || !f->lo || !f->hi || !f->scratch) return false;
+    }
     return c->ub_cell && c->ub_pos && c->ub_seq && c->ub_view && c->cells_all && c->shift && c->cell_idx && c->x && c->xb &&
            c->xb2 && c->q && c->k && c->v && c->att && c->hb && c->hb2 && c->scores && c->mask && c->qh && c->kvrow &&
            c->rope_cos && c->rope_sin && c->inv_freq && c->logits && c->out_row && c->mm_scratch;
@@ -121,6 +133,11 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     if (!c) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     c->m = m, c->n_ctx = n_ctx, c->n_batch = n_batch, c->n_logits_cap = n_logits;
     c->attn = ks_attn_kernels_best();
+    /* the flash kernel takes one cache type and head sizes that are multiples of 16 (Q8_0: 32) up to 256;
+     * other shapes keep the per-query path */
+    const int64_t hd = hp->head_dim;
+    const bool flash_ok = tk == tv && hd % (tk == KS_DTYPE_Q8_0 ? 32 : 16) == 0 && hd <= KS_ATTN_MAX_HD;
+    c->flash_attn = flash_ok && (p->flash_attn || tk != KS_DTYPE_F16);
     c->last_output = -1;
 #ifdef _OPENMP
     if (p->n_threads > 0) omp_set_num_threads(p->n_threads);

@@ -10,6 +10,14 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 
+/* one thread's flash-attention task buffers */
+typedef struct ks_flash_scratch {
+    const float **q; /* [16 * group] query rows of a task */
+    float **o;       /* [16 * group] their outputs */
+    int64_t *lo, *hi;
+    void *scratch;   /* ks_attn_flash_scratch_bytes */
+} ks_flash_scratch;
+
 struct ks_context {
     const ks_model *m;
     int64_t n_ctx, n_batch;
@@ -50,6 +58,8 @@ struct ks_context {
     int64_t n_out_batch;    /* tokens in the last batch */
     void *mm_scratch;   /* activation conversion for matmuls */
     int n_threads;
+    bool flash_attn;             /* attention by the flash kernel (always for F32 / Q8_0 caches) */
+    ks_flash_scratch *flash;     /* [n_threads] */
     const ks_attn_kernels *attn; /* chosen at creation for this CPU */
 };
 

@@ -107,6 +107,8 @@ typedef struct ks_context_params {
     int32_t kv_type_v; /* V cache type; -1 = same as kv_type */
     bool logits_all; /* reserve logits for every token of a micro-batch up front */
     int n_seq_max;   /* sequences used at once (reserves that many logits rows); 0 = 1 */
+    bool flash_attn; /* tiled flash attention (FP32, llama.cpp -fa's kind of numerics); F32 and Q8_0
+                        caches always use it; off: llama.cpp's non-flash order, bit for bit */
 } ks_context_params;
 
 typedef struct ks_context ks_context;

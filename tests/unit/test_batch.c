@@ -22,7 +22,7 @@
 #include "tokenizer/tokenizer.h"
 
 #define N_SEQ 8
-#define N_GEN 12
+#define N_GEN 8
 #define TOL_LOGPROB 1.0
 #define TIE 0.25 /* F16 cache; a Q8_0 cache's noise is larger: TIE_Q8 */
 #define TIE_Q8 1.0
@@ -63,10 +63,11 @@ static void test_cells(void) {
 
 static ks_model *model;
 static int32_t kv_type = -1; /* cache type under test */
+static bool flash;           /* flash attention under test */
 static ks_context *new_ctx(int64_t n_ctx, int n_seq) {
     ks_context_params p = ks_context_default_params();
     p.n_ctx = n_ctx, p.n_seq_max = n_seq;
-    p.kv_type = kv_type;
+    p.kv_type = kv_type, p.flash_attn = flash;
     ks_context *c = NULL;
     ks_err err;
     if (ks_context_new(model, &p, &c, &err)) fprintf(stderr, "context: %s\n", err.msg);
@@ -147,7 +148,7 @@ static double top10_diff(const float *ref, const float *got, int64_t n) {
 /* got's greedy token is ref's, or ref has a near-tie with it */
 static bool same_choice(const float *ref, const float *got, int64_t n) {
     const int32_t a = argmax(ref, n), b = argmax(got, n);
-    return a == b || ref[a] - ref[b] <= (kv_type == KS_DTYPE_Q8_0 ? TIE_Q8 : TIE);
+    return a == b || ref[a] - ref[b] <= (kv_type == KS_DTYPE_Q8_0 || flash ? TIE_Q8 : TIE);
 }
 
 /* all sequences together: prompts in one batch, then one token per sequence per step */
@@ -298,11 +299,13 @@ int main(void) {
         return 1;
     }
     const int64_t V = model->hp.n_vocab;
-    run runs[2][N_SEQ];
-    const int32_t types[2] = {-1, KS_DTYPE_Q8_0}; /* the model's F16 cache, then llama.cpp's -ctk/-ctv q8_0 */
-    for (int ti = 0; ti < 2; ti++) {
-        kv_type = types[ti];
-        fprintf(stderr, "KV cache %s:\n", ti ? "Q8_0" : "F16");
+    run runs[3][N_SEQ];
+    /* the model's F16 cache (llama.cpp's non-flash order), a Q8_0 cache (-ctk/-ctv q8_0: flash attention), F16 with
+     * flash attention */
+    const int32_t types[3] = {-1, KS_DTYPE_Q8_0, -1};
+    for (int ti = 0; ti < 3; ti++) {
+        kv_type = types[ti], flash = ti == 2;
+        fprintf(stderr, "KV cache %s%s:\n", ti == 1 ? "Q8_0" : "F16", flash ? ", flash attention" : "");
         for (int s = 0; s < N_SEQ; s++) {
             run *r = &runs[ti][s];
             r->logits = malloc((size_t)N_GEN * V * 4);
@@ -313,15 +316,17 @@ int main(void) {
         test_together(runs[ti]);
     }
     /* a Q8_0 cache stays close to F16: the prompt's next-token log-probs */
-    double q8 = 0;
+    double q8 = 0, fa = 0;
     for (int s = 0; s < N_SEQ; s++) q8 = fmax(q8, top10_diff(runs[0][s].logits, runs[1][s].logits, V));
-    fprintf(stderr, "Q8_0 vs F16 cache: max top-10 log-prob diff %.3g\n", q8);
+    for (int s = 0; s < N_SEQ; s++) fa = fmax(fa, top10_diff(runs[0][s].logits, runs[2][s].logits, V));
+    fprintf(stderr, "vs the F16 cache: Q8_0 max top-10 log-prob diff %.3g, flash %.3g\n", q8, fa);
     CHECK(q8 <= TOL_LOGPROB, "a Q8_0 cache moves log-probs by %g", q8);
-    kv_type = -1;
+    CHECK(fa <= TOL_LOGPROB, "flash attention moves log-probs by %g", fa);
+    kv_type = -1, flash = false;
     test_fork(&runs[0][2]);
     test_state(&runs[0][3]);
     test_full(&runs[0][1]);
-    for (int ti = 0; ti < 2; ti++)
+    for (int ti = 0; ti < 3; ti++)
         for (int s = 0; s < N_SEQ; s++) free(runs[ti][s].prompt), free(runs[ti][s].logits);
     ks_model_free(model);
     TEST_DONE();
