@@ -44,7 +44,7 @@ static void model_size(const ks_model *m, uint64_t *bytes, uint64_t *n_params) {
 
 int cli_bench(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "bench", "m,tokenizer,pp,ng,t,r,json,no-mmap,no-repack,f16-exact", &o);
+    int rc = cli_parse(argc, argv, "bench", CLI_OPTS_BENCH, &o);
     if (rc || o.help) return rc;
     /* -p 0 / -n 0 skip that test (as llama-bench); the parser bounds both to [0, 2^31) and -r to [1, 100000] */
     const int64_t n_prompt = o.n_prompt == CLI_UNSET ? 512 : o.n_prompt;

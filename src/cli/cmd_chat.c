@@ -36,10 +36,7 @@ static int on_text(void *ud, const char *text, size_t len) {
 
 int cli_chat(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "chat",
-                       "m,tokenizer,system,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
-                       "frequency-penalty,seed,no-mmap,no-repack,f16-exact,max-input",
-                       &o);
+    int rc = cli_parse(argc, argv, "chat", CLI_OPTS_CHAT, &o);
     if (rc || o.help) return rc;
     ks_model *m = cli_load_model(&o);
     if (!m) return 1;

@@ -19,10 +19,7 @@ static int write_stdout(void *ud, const char *text, size_t len) {
 
 int cli_generate(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "generate",
-                       "m,tokenizer,p,f,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
-                       "frequency-penalty,seed,no-bos,ignore-eos,no-mmap,no-repack,f16-exact,max-input",
-                       &o);
+    int rc = cli_parse(argc, argv, "generate", CLI_OPTS_GENERATE, &o);
     if (rc || o.help) return rc;
     if (!o.prompt && !o.file) {
         fprintf(stderr, "kestrel: no prompt given (-p PROMPT or -f FILE)\n");

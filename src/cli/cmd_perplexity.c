@@ -16,7 +16,7 @@ static void progress(void *ud, const ks_ppl_result *r) {
 
 int cli_perplexity(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "perplexity", "m,tokenizer,f,c,b,t,chunks,no-mmap,no-repack,f16-exact,max-input", &o);
+    int rc = cli_parse(argc, argv, "perplexity", CLI_OPTS_PERPLEXITY, &o);
     if (rc || o.help) return rc;
     if (!o.file) {
         fprintf(stderr, "kestrel: perplexity needs a text file (-f FILE)\n");

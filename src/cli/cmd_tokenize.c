@@ -9,7 +9,7 @@
 
 int cli_tokenize(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "tokenize", "m,tokenizer,p,f,no-bos,parse-special,pieces,max-input", &o);
+    int rc = cli_parse(argc, argv, "tokenize", CLI_OPTS_TOKENIZE, &o);
     if (rc || o.help) return rc;
     if (!o.prompt && !o.file) {
         fprintf(stderr, "kestrel: no text given (-p TEXT or -f FILE)\n");
