@@ -4,7 +4,7 @@ empty and malformed values either works or gives one clean 'kestrel' line, never
 a sanitizer report (KS_SANITIZED=1 under the ASan build). Then the specific reports: -n / bench sizes
 that used to overflow, unbounded reads (/dev/zero, endless lines), the seed, -n semantics, a tiny
 --temp, escapes in metadata, -m DIR, tokens longer than 1 KB and the chat reply cut by the context."""
-import os, resource, struct, tempfile
+import os, resource, struct, subprocess, tempfile
 from ks_e2e import *
 
 model = need_model()
@@ -23,9 +23,13 @@ def limit_memory():
 
 def clean(args, inp=None, want_rc=None, words=(), what=None):
     """runs kestrel; passes if it exits normally with success, or with one kestrel line on stderr"""
-    r = run(args, input=inp, timeout=600, preexec_fn=limit_memory)
-    err = r.stderr.decode("utf-8", "replace")
     what = what or " ".join(a if len(a) < 30 else a[:27] + "..." for a in args if a != model)
+    try:
+        r = run(args, input=inp, timeout=600, preexec_fn=limit_memory)
+    except subprocess.TimeoutExpired:
+        check(False, "%s: still running after 600 s" % what)
+        return subprocess.CompletedProcess(args, -1, b"", b"")
+    err = r.stderr.decode("utf-8", "replace")
     ok = check(r.returncode >= 0, "%s: killed by signal %d: %r" % (what, -r.returncode, err[-400:]))
     ok = check(not any(w in err for w in SAN_WORDS), "%s: sanitizer report: %r" % (what, err[-600:])) and ok
     if r.returncode != 0:
