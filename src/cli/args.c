@@ -184,6 +184,34 @@ int cli_parse_opts(int argc, char **argv, const char *allowed, cli_opts *o, char
     return 0;
 }
 
+int cli_parse_ids(const char *s, int32_t **ids, size_t *n_ids, char *msg, size_t msg_cap) {
+    *n_ids = 0;
+    const size_t cap = strlen(s) / 2 + 1; /* each id takes a digit and a separator (the last needs none) */
+    int32_t *v = malloc(cap * sizeof *v);
+    if (!v) return fail_msg(msg, msg_cap, "out of memory");
+    size_t n = 0;
+    for (const char *p = s; *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || errno || x < 0 || x > INT32_MAX || n == cap) {
+            free(v);
+            return fail_msg(msg, msg_cap, "bad token id list near '%.10s': expected ids in [0, 2147483647]", p);
+        }
+        v[n++] = (int32_t)x;
+        p = end;
+    }
+    if (!n) {
+        free(v);
+        return fail_msg(msg, msg_cap, "--ids has no token id");
+    }
+    *ids = v;
+    *n_ids = n;
+    return 0;
+}
+
 uint64_t cli_random_seed(void) {
     uint64_t s = 0;
     int fd = open("/dev/urandom", O_RDONLY);
@@ -202,12 +230,7 @@ uint64_t cli_random_seed(void) {
 int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o) {
     char msg[256];
     const int rc = cli_parse_opts(argc, argv, allowed, o, msg, sizeof msg);
-    if (rc) {
-        fprintf(stderr, "kestrel %s: ", cmd);
-        cli_print_escaped(stderr, msg, strlen(msg));
-        fputc('\n', stderr);
-        return rc;
-    }
+    if (rc) return cli_print_error(cmd, msg), rc;
     if (o->help) cli_print_usage(stdout, cmd, allowed);
     while (o->seed_random && (o->sp.seed = cli_random_seed()) == 0xFFFFFFFFull) {}
     return 0;

@@ -48,12 +48,17 @@ int cli_parse_opts(int argc, char **argv, const char *allowed, cli_opts *o, char
 int cli_parse(int argc, char **argv, const char *cmd, const char *allowed, cli_opts *o);
 /* Usage line and one line per option of the command, with its range. */
 void cli_print_usage(FILE *f, const char *cmd, const char *allowed);
+/* Parses a list of token ids ("1 2,3") into *ids (malloc'ed, caller frees; *n_ids >= 1).
+ * Returns 0, or 2 with a one-line message (not a number, negative, above 2^31 - 1, empty list). */
+int cli_parse_ids(const char *s, int32_t **ids, size_t *n_ids, char *msg, size_t msg_cap);
 /* A random seed in [0, 2^32 - 1) from /dev/urandom (else the clock). */
 uint64_t cli_random_seed(void);
 
 /* Writes n bytes with control characters, DEL, C1 controls and invalid UTF-8
  * escaped as \xNN, so that text from a file cannot drive the terminal. */
 void cli_print_escaped(FILE *f, const char *s, size_t n);
+/* Prints "kestrel CMD: <msg>" on stderr (one line, escaped): a usage error. */
+void cli_print_error(const char *cmd, const char *msg);
 /* Prints "kestrel: <msg>" on stderr (one line, escaped) and returns 1. */
 int cli_fail(const ks_err *err);
 /* cli_fail for an error reading user input: a size-limit error gets the hint

@@ -35,6 +35,12 @@ void cli_print_escaped(FILE *f, const char *str, size_t n) {
     }
 }
 
+void cli_print_error(const char *cmd, const char *msg) {
+    fprintf(stderr, "kestrel %s: ", cmd);
+    cli_print_escaped(stderr, msg, strlen(msg));
+    fputc('\n', stderr);
+}
+
 int cli_fail(const ks_err *err) {
     const char *m = err->msg[0] ? err->msg : ks_status_str(err->code);
     fputs("kestrel: ", stderr);

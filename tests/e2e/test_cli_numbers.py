@@ -112,6 +112,14 @@ check(len(r.stdout.split()) > 1000, "a file of exactly the limit is read whole")
 clean(["tokenize", "-m", model, "-f", os.path.dirname(TEXT)], want_rc=1, words=["is a directory"])
 clean(["chat", "-m", model, "-n", "1"], inp=b"a" * (5 << 20), want_rc=1, words=["stdin", "limit of 4 MiB", "--max-input-bytes"])
 clean(["chat", "-m", model, "-n", "1", "--max-input-bytes", "100"], inp=b"b" * 101 + b"\n", want_rc=1, words=["limit of 100 bytes"])
+# token id lists: empty, negative, escapes, more ids than the trained context (refused before 10000 x 49152 logits)
+out = os.path.join(tempfile.gettempdir(), "ks_cli_numbers_%d.bin" % os.getpid())
+clean(["logits", "-m", model, "--ids", "", "-o", out], want_rc=2, words=["--ids has no token id"])
+clean(["logits", "-m", model, "--ids", "1 -2", "-o", out], want_rc=2, words=["'-2'", "[0, 2147483647]"])
+r = clean(["logits", "-m", model, "--ids", "1 \x1b[31m", "-o", out], want_rc=2)
+check(b"\x1b" not in r.stderr and b"\\x1b[31m" in r.stderr, "the bad id is quoted escaped: %r" % r.stderr)
+clean(["logits", "-m", model, "--ids", " ".join(["1"] * 10000), "-o", out], want_rc=1, words=["10000 ids exceed", "8192"])
+check(not os.path.exists(out), "no logits written on errors")
 # 4. seeds: -1 (or absent) is random and printed; the printed seed reproduces the text
 gen = ["generate", "-m", model, "-p", "Once upon a time", "-n", "12", "--temp", "1.5", "--top-k", "0", "--top-p", "1", "--min-p", "0", "-t", "1"]
 outs, seeds = [], []
