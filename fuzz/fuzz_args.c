@@ -1,6 +1,7 @@
 /* fuzz_args.c - libFuzzer target: the command-line option parser (cli_parse_opts)
  * with fuzzer-chosen arguments (NUL-separated; the first byte picks a command's
- * option list), and the escaping of error lines (cli_print_escaped).
+ * option list), token id lists (cli_parse_ids) and the escaping of error lines
+ * (cli_print_escaped).
  * Checks beyond "no crash": an accepted parse leaves every number inside the
  * range its option documents; a refusal comes with a NUL-terminated message;
  * escaped output holds no control character (so every error is one line). */
@@ -64,6 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0 && !o.help) check_opts(&o);
     /* a refusal: a NUL-terminated message (quoted values may hold any byte: cli_parse prints it escaped) */
     if (rc != 0 && (rc != 2 || !memchr(msg, 0, sizeof msg) || !msg[0])) abort();
+    /* the same bytes as a --ids list: accepted ids are all in [0, 2^31) */
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    if (cli_parse_ids(buf, &ids, &n_ids, msg, sizeof msg) == 0) {
+        if (!n_ids) abort();
+        for (size_t i = 0; i < n_ids; i++)
+            if (ids[i] < 0) abort();
+        free(ids);
+    }
     free(buf);
     return 0;
 }
