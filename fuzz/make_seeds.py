@@ -197,4 +197,19 @@ tok3 = dict(tokenizer, pre_tokenizer={"type": "Sequence", "pretokenizers": [
             post_processor={"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}},
                                                                      {"Sequence": {"id": "A", "type_id": 0}}]})
 write("fuzz_hf", "llama3_rope", folder(llama3, tok3, tok_config, weights))
+
+# --- command lines for fuzz_args: first byte picks the command (0 generate, 1 chat, 2 bench, 3 perplexity,
+# 4 tokenize), then NUL-separated arguments: the red-team report's values and every kind of option ---
+ARGS = {
+    "generate_huge_n": (0, ["-m", "M", "-p", "Hi", "-n", "4611686018427387905", "-c", "20", "--temp", "0"]),
+    "generate_sampling": (0, ["-n", "-1", "--temp", "1e-45", "--top-k", "2147483647", "--top-p", "1", "--min-p", "0",
+                              "--repeat-penalty", "1.1", "--repeat-last-n", "-1", "--presence-penalty", "-3.4e38",
+                              "--frequency-penalty", "nan", "--seed", "-1", "-s", "18446744073709551615"]),
+    "chat_limits": (1, ["-n", "0", "-c", "-1", "-t", "2147483648", "--max-input-bytes", "1099511627777", "--system", ""]),
+    "bench_sizes": (2, ["-p", "4611686018427387904", "-n", "9223372036854775807", "-r", "2147483648", "--json"]),
+    "perplexity": (3, ["-f", "x.txt", "-c", "0x10", "-b", "", "--chunks", "-9223372036854775808", "-t", "-1"]),
+    "tokenize_help": (4, ["--pieces", "--no-bos", "--parse-special", "-f", "/dev/zero", "--max-input-bytes", "1", "-h"]),
+}
+for name, (cmd, args) in ARGS.items():
+    write("fuzz_args", name, bytes([cmd]) + b"\0".join(a.encode() for a in args))
 print("seeds written to", OUT)

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_gguf fuzz_llama2c fuzz_tokenize fuzz_chat fuzz_model fuzz_safetensors fuzz_hf)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_gguf fuzz_llama2c fuzz_tokenize fuzz_chat fuzz_model fuzz_safetensors fuzz_hf fuzz_args)
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKS_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" 2>&1 | grep -E "error|warning" || true
 vocabs="../shared/testdata/tokenizers/ggml-vocab-gpt-2.gguf:../shared/testdata/tokenizers/ggml-vocab-llama-spm.gguf"

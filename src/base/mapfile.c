@@ -65,33 +65,6 @@ void ks_mapfile_close(ks_mapfile *mf) {
     memset(mf, 0, sizeof *mf);
 }
 
-ks_status ks_file_read_all(const char *path, uint8_t **data, size_t *size, ks_err *err) {
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ks_err_set(err, KS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) { fclose(f); return ks_err_set(err, KS_ERR_NOMEM, "out of memory reading %s", path); }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); fclose(f); return ks_err_set(err, KS_ERR_NOMEM, "out of memory reading %s", path); }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); return ks_err_set(err, KS_ERR_IO, "%s: read error", path); }
-    *data = buf;
-    *size = n;
-    return KS_OK;
-}
-
 static uint64_t meminfo(const char *key) {
     FILE *f = fopen("/proc/meminfo", "r");
     if (!f) return 0;

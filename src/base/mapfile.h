@@ -3,6 +3,7 @@
  * ks_mapfile_close. An empty file maps to data == NULL, size == 0. */
 #ifndef KS_MAPFILE_H
 #define KS_MAPFILE_H
+#include "base/input.h" /* ks_file_read_all, formerly declared here */
 #include "kestrel.h"
 
 typedef struct ks_mapfile {
@@ -15,8 +16,6 @@ typedef struct ks_mapfile {
 ks_status ks_mapfile_open(ks_mapfile *mf, const char *path, ks_err *err);
 void ks_mapfile_close(ks_mapfile *mf);
 
-/* Reads a whole file into a malloc'ed buffer (caller frees). */
-ks_status ks_file_read_all(const char *path, uint8_t **data, size_t *size, ks_err *err);
 /* Bytes of memory the OS reports as available (MemAvailable) and in total
  * (MemTotal), from /proc/meminfo; 0 when unknown (the caller then skips checks). */
 uint64_t ks_mem_available(void);

@@ -44,10 +44,11 @@ static void model_size(const ks_model *m, uint64_t *bytes, uint64_t *n_params) {
 
 int cli_bench(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "bench", "m,tokenizer,pp,n,t,r,json,no-mmap,no-repack,f16-exact", &o);
+    int rc = cli_parse(argc, argv, "bench", CLI_OPTS_BENCH, &o);
     if (rc || o.help) return rc;
-    const int64_t n_prompt = o.n_prompt > 0 ? o.n_prompt : (o.n_prompt < 0 ? 0 : 512);
-    const int64_t n_gen = o.n_predict >= 0 ? o.n_predict : 128;
+    /* -p 0 / -n 0 skip that test (as llama-bench); the parser bounds both to [0, 2^31) and -r to [1, 100000] */
+    const int64_t n_prompt = o.n_prompt == CLI_UNSET ? 512 : o.n_prompt;
+    const int64_t n_gen = o.n_predict == CLI_UNSET ? 128 : o.n_predict;
     const int reps = o.reps > 0 ? (int)o.reps : 5;
     ks_model *m = cli_load_model(&o);
     if (!m) return 1;
@@ -60,13 +61,19 @@ int cli_bench(int argc, char **argv) {
         ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: vocabulary-only model", o.model);
         goto fail;
     }
+    /* pp runs at positions [0, p), tg at [0, n): each must fit in the trained context */
+    if (n_prompt > m->hp.n_ctx_train || n_gen > m->hp.n_ctx_train) {
+        ks_err_set(&err, KS_ERR_LIMIT, "bench: -p %lld / -n %lld: the model's trained context is %lld tokens",
+                   (long long)n_prompt, (long long)n_gen, (long long)m->hp.n_ctx_train);
+        goto fail;
+    }
     ks_context_params cp = ks_context_default_params();
     cp.n_ctx = n_prompt + n_gen + 1;
     if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
     cp.n_batch = n_prompt > 0 ? n_prompt : 1;
     cp.n_threads = o.threads;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
-    toks = malloc((size_t)(n_prompt + n_gen + 1) * sizeof *toks);
+    toks = calloc((size_t)(n_prompt + n_gen + 1), sizeof *toks); /* both <= the trained context */
     if (!toks) goto nomem;
     uint64_t s = 42;
     for (int64_t i = 0; i < n_prompt + n_gen + 1; i++) {

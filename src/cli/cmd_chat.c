@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/checked.h"
+#include "base/input.h"
 #include "cli/cli.h"
 #include "generate/chat.h"
 #include "generate/generate.h"
@@ -22,14 +24,9 @@ static int on_text(void *ud, const char *text, size_t len) {
     reply_buf *r = ud;
     fwrite(text, 1, len, stdout);
     fflush(stdout);
-    if (r->len + len + 1 > r->cap) {
-        size_t nc = (r->cap + len + 1) * 2;
-        char *nd = realloc(r->data, nc);
-        if (!nd) {
-            r->failed = true;
-            return 1;
-        }
-        r->data = nd, r->cap = nc;
+    if (!KS_RESERVE(r->data, r->cap, r->len, len + 1)) {
+        r->failed = true;
+        return 1;
     }
     memcpy(r->data + r->len, text, len);
     r->len += len;
@@ -37,31 +34,9 @@ static int on_text(void *ud, const char *text, size_t len) {
     return 0;
 }
 
-static char *read_line(FILE *f) {
-    size_t cap = 256, n = 0;
-    char *s = malloc(cap);
-    int ch;
-    if (!s) return NULL;
-    while ((ch = fgetc(f)) != EOF && ch != '\n') {
-        if (n + 2 > cap) {
-            char *ns = realloc(s, cap *= 2);
-            if (!ns) { free(s); return NULL; }
-            s = ns;
-        }
-        s[n++] = (char)ch;
-    }
-    if (ch == EOF && n == 0) { free(s); return NULL; }
-    if (n && s[n - 1] == '\r') n--;
-    s[n] = '\0';
-    return s;
-}
-
 int cli_chat(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "chat",
-                       "m,tokenizer,system,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
-                       "frequency-penalty,seed,no-mmap,no-repack,f16-exact",
-                       &o);
+    int rc = cli_parse(argc, argv, "chat", CLI_OPTS_CHAT, &o);
     if (rc || o.help) return rc;
     ks_model *m = cli_load_model(&o);
     if (!m) return 1;
@@ -86,25 +61,27 @@ int cli_chat(int argc, char **argv) {
     cp.n_ctx = o.n_ctx > 0 ? o.n_ctx : (m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096);
     cp.n_threads = o.threads;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
+    cli_fit_sampler(&o.sp, cp.n_ctx);
     if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;
-    cached = malloc((size_t)cp.n_ctx * sizeof *cached);
+    /* the conversation's tokens, then the reply: at most n_ctx + 1 (the last one is sampled, not evaluated) */
+    cached = calloc((size_t)cp.n_ctx + 1, sizeof *cached);
     if (!cached) goto nomem;
     if (o.system) {
-        msgs = calloc(cap_msgs = 16, sizeof *msgs);
-        if (!msgs) goto nomem;
+        if (!KS_RESERVE(msgs, cap_msgs, n_msgs, 1)) goto nomem;
         msgs[n_msgs++] = (ks_chat_msg){"system", strdup(o.system)};
     }
-    const int64_t n_predict = o.n_predict > 0 ? o.n_predict : 1024;
+    /* -n as in generate: absent or -1 until the end of the turn or a full context, 0 none */
+    const int64_t n_predict = o.n_predict == CLI_UNSET ? -1 : o.n_predict;
     for (;;) {
         if (tty) fprintf(stderr, "> "), fflush(stderr);
         free(line);
-        if (!(line = read_line(stdin))) break;
-        if (!line[0]) continue;
-        if (n_msgs + 2 > cap_msgs) {
-            ks_chat_msg *nm = realloc(msgs, (cap_msgs = cap_msgs * 2 + 16) * sizeof *msgs);
-            if (!nm) goto nomem;
-            msgs = nm;
+        if (ks_line_read(stdin, "stdin", (size_t)o.max_input, &line, NULL, &err)) {
+            rc = cli_fail_input(&err);
+            goto done;
         }
+        if (!line) break;
+        if (!line[0]) continue;
+        if (!KS_RESERVE(msgs, cap_msgs, n_msgs, 2)) goto nomem;
         msgs[n_msgs++] = (ks_chat_msg){"user", strdup(line)};
         free(rendered), rendered = NULL;
         if (ks_chat_render(m->chat_template, msgs, n_msgs, true, &rendered, &err)) goto fail;
@@ -126,13 +103,13 @@ int cli_chat(int argc, char **argv) {
         int64_t keep = 0; /* longest prefix already in the KV cache */
         while (keep < n_cached && keep < (int64_t)n_ids && cached[keep] == ids[keep]) keep++;
         if (keep == (int64_t)n_ids) keep--; /* re-evaluate the last token to get its logits */
-        int64_t budget = cp.n_ctx - (int64_t)n_ids;
         int32_t *gen = cached + n_ids;
         int64_t n_gen = 0;
         reply_buf reply = {0};
         ks_sampler_reset(smpl);
-        ks_gen_params gp = {.n_predict = n_predict < budget ? n_predict : budget};
-        if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, keep, &gp, on_text, &reply, gen, &n_gen, NULL, &err)) {
+        ks_gen_params gp = {.n_predict = n_predict};
+        ks_gen_stats st;
+        if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, keep, &gp, on_text, &reply, gen, &n_gen, &st, &err)) {
             free(reply.data);
             goto fail;
         }
@@ -141,6 +118,8 @@ int cli_chat(int argc, char **argv) {
         n_cached = (int64_t)n_ids + (n_gen > 0 ? n_gen - 1 : 0);
         printf("\n");
         fflush(stdout);
+        if (st.stopped_ctx)
+            fprintf(stderr, "[reply cut: the context of %lld tokens is full; raise -c]\n", (long long)cp.n_ctx);
         if (reply.failed) {
             free(reply.data);
             goto nomem;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/mapfile.h"
+#include "base/input.h"
 #include "cli/cli.h"
 #include "generate/generate.h"
 #include "kernels/kernels.h"
@@ -19,10 +19,7 @@ static int write_stdout(void *ud, const char *text, size_t len) {
 
 int cli_generate(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "generate",
-                       "m,tokenizer,p,f,n,c,t,temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,"
-                       "frequency-penalty,seed,no-bos,ignore-eos,no-mmap,no-repack,f16-exact",
-                       &o);
+    int rc = cli_parse(argc, argv, "generate", CLI_OPTS_GENERATE, &o);
     if (rc || o.help) return rc;
     if (!o.prompt && !o.file) {
         fprintf(stderr, "kestrel: no prompt given (-p PROMPT or -f FILE)\n");
@@ -33,12 +30,15 @@ int cli_generate(int argc, char **argv) {
     ks_err err = {0};
     ks_context *ctx = NULL;
     ks_sampler *smpl = NULL;
-    int32_t *ids = NULL, *out_ids = NULL;
+    int32_t *ids = NULL;
     uint8_t *fbuf = NULL;
     size_t n_ids = 0, plen = 0;
     const char *prompt = o.prompt;
     if (o.file) {
-        if (ks_file_read_all(o.file, &fbuf, &plen, &err)) goto fail;
+        if (ks_file_read_max(o.file, (size_t)o.max_input, &fbuf, &plen, &err)) {
+            rc = cli_fail_input(&err);
+            goto done;
+        }
         prompt = (const char *)fbuf;
     } else {
         plen = strlen(prompt);
@@ -53,36 +53,33 @@ int cli_generate(int argc, char **argv) {
         ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: vocabulary-only model, cannot generate", o.model);
         goto fail;
     }
-    int64_t n_predict = o.n_predict < 0 ? 256 : o.n_predict;
+    /* -n: absent 256, -1 until the context is full (ks_generate stops there in any case), 0 none */
+    const int64_t n_predict = o.n_predict == CLI_UNSET ? 256 : o.n_predict;
     ks_context_params cp = ks_context_default_params();
     cp.n_ctx = o.n_ctx;
-    if (cp.n_ctx <= 0) { /* enough for prompt + generation, within the trained context */
-        cp.n_ctx = (int64_t)n_ids + n_predict;
+    if (cp.n_ctx <= 0) { /* enough for prompt + generation, within the trained context (both < 2^32) */
+        cp.n_ctx = n_predict < 0 ? m->hp.n_ctx_train : (int64_t)n_ids + n_predict;
         if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
     }
     cp.n_threads = o.threads;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
+    cli_fit_sampler(&o.sp, cp.n_ctx);
     if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;
-    out_ids = malloc((size_t)(n_predict > 0 ? n_predict : 1) * sizeof *out_ids);
-    if (!out_ids) {
-        ks_err_set(&err, KS_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
     ks_gen_stats st;
-    int64_t n_out = 0;
     ks_gen_params gp = {.n_predict = n_predict, .ignore_eog = o.ignore_eos};
-    if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, 0, &gp, write_stdout, NULL, out_ids, &n_out, &st, &err))
-        goto fail;
+    if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, 0, &gp, write_stdout, NULL, NULL, NULL, &st, &err)) goto fail;
     fflush(stdout);
-    fprintf(stderr, "\nkestrel: prompt %lld tokens, %.2f tok/s | generation %lld tokens, %.2f tok/s | %s, %d threads\n",
+    fprintf(stderr,
+            "\nkestrel: prompt %lld tokens, %.2f tok/s | generation %lld tokens, %.2f tok/s%s | %s, %d threads, "
+            "seed %llu\n",
             (long long)st.n_prompt, st.t_prompt_s > 0 ? st.n_prompt / st.t_prompt_s : 0.0, (long long)st.n_gen,
-            st.t_gen_s > 0 ? st.n_gen / st.t_gen_s : 0.0, ks_kernels_isa(), ks_context_n_threads(ctx));
+            st.t_gen_s > 0 ? st.n_gen / st.t_gen_s : 0.0, st.stopped_ctx ? " (stopped: context full)" : "",
+            ks_kernels_isa(), ks_context_n_threads(ctx), (unsigned long long)o.sp.seed);
     rc = 0;
     goto done;
 fail:
     rc = cli_fail(&err);
 done:
-    free(out_ids);
     free(ids);
     free(fbuf);
     ks_sampler_free(smpl);

@@ -34,12 +34,17 @@ int cli_info(int argc, char **argv) {
     ks_model *m = cli_load_model(&o);
     if (!m) return 1;
     const ks_hparams *hp = &m->hp;
-    printf("file:         %s\n", o.model);
-    printf("format:       %s\n", m->format == KS_FORMAT_GGUF ? "GGUF" : "llama2.c checkpoint");
+    /* strings from the file (and the path) are escaped: a name must not drive the terminal */
+    printf("file:         ");
+    cli_print_escaped(stdout, o.model, strlen(o.model));
+    printf("\nformat:       %s\n", m->format == KS_FORMAT_GGUF ? "GGUF" : "llama2.c checkpoint");
     if (m->gguf) printf("gguf version: %u\n", m->gguf->version);
     gguf_str s;
-    if (m->gguf && gguf_get_str(m->gguf, "general.name", &s, NULL) == KS_OK)
-        printf("name:         %.*s\n", (int)s.len, s.ptr);
+    if (m->gguf && gguf_get_str(m->gguf, "general.name", &s, NULL) == KS_OK) {
+        printf("name:         ");
+        cli_print_escaped(stdout, s.ptr, s.len);
+        printf("\n");
+    }
     if (ks_model_has_weights(m)) {
         printf("architecture: %s\n", m->arch->name);
         printf("n_vocab:      %lld\nn_embd:       %lld\nn_layer:      %lld\nn_head:       %lld\nn_head_kv:    %lld\n",

@@ -1,7 +1,6 @@
 /* cmd_logits.c - `kestrel logits -m MODEL --ids "1 2 3" -o OUT`: raw float32
  * logits for every position (n_ids x n_vocab, little-endian), for comparing
  * against reference implementations. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +15,11 @@ int cli_logits(int argc, char **argv) {
         fprintf(stderr, "kestrel: logits needs --ids \"ID ...\" and -o FILE\n");
         return 2;
     }
-    size_t cap = strlen(o.ids) / 2 + 2, n = 0;
-    int32_t *ids = malloc(cap * sizeof *ids);
-    if (!ids) return 1;
-    for (const char *p = o.ids; *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT32_MAX || n == cap) {
-            fprintf(stderr, "kestrel: bad token id list near '%.10s'\n", p);
-            free(ids);
-            return 2;
-        }
-        ids[n++] = (int32_t)v;
-        p = end;
+    size_t n = 0;
+    int32_t *ids = NULL;
+    char msg[128];
+    if (cli_parse_ids(o.ids, &ids, &n, msg, sizeof msg)) {
+        return cli_print_error("logits", msg), 2;
     }
     ks_model *m = cli_load_model(&o);
     if (!m) {
@@ -41,8 +29,13 @@ int cli_logits(int argc, char **argv) {
     ks_err err = {0};
     ks_context *ctx = NULL;
     FILE *f = NULL;
+    if ((int64_t)n > m->hp.n_ctx_train) { /* before the n x n_vocab logits are allocated */
+        ks_err_set(&err, KS_ERR_LIMIT, "logits: %zu ids exceed the model's trained context of %lld", n,
+                   (long long)m->hp.n_ctx_train);
+        goto fail;
+    }
     ks_context_params cp = ks_context_default_params();
-    cp.n_ctx = (int64_t)n > m->hp.n_ctx_train ? m->hp.n_ctx_train : (int64_t)n;
+    cp.n_ctx = (int64_t)n;
     cp.n_batch = (int64_t)n;
     cp.logits_all = true;
     cp.n_threads = o.threads;

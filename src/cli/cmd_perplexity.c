@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/mapfile.h"
+#include "base/input.h"
 #include "cli/cli.h"
 #include "eval/perplexity.h"
 #include "tokenizer/tokenizer.h"
@@ -16,7 +16,7 @@ static void progress(void *ud, const ks_ppl_result *r) {
 
 int cli_perplexity(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "perplexity", "m,tokenizer,f,c,b,t,chunks,no-mmap,no-repack,f16-exact", &o);
+    int rc = cli_parse(argc, argv, "perplexity", CLI_OPTS_PERPLEXITY, &o);
     if (rc || o.help) return rc;
     if (!o.file) {
         fprintf(stderr, "kestrel: perplexity needs a text file (-f FILE)\n");
@@ -29,7 +29,10 @@ int cli_perplexity(int argc, char **argv) {
     size_t len = 0, n = 0;
     int32_t *ids = NULL;
     ks_ppl_result r;
-    if (ks_file_read_all(o.file, &text, &len, &err)) goto fail;
+    if (ks_file_read_max(o.file, (size_t)o.max_input, &text, &len, &err)) {
+        rc = cli_fail_input(&err);
+        goto done;
+    }
     /* the whole text, with BOS if the model adds one (llama.cpp: common_tokenize(..., true)) */
     if (ks_tokenize(m->tok, (const char *)text, len, true, false, &ids, &n, &err)) goto fail;
     const int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx : 512;

@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/mapfile.h"
+#include "base/input.h"
 #include "cli/cli.h"
 #include "tokenizer/tokenizer.h"
 
 int cli_tokenize(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "tokenize", "m,tokenizer,p,f,no-bos,parse-special,pieces", &o);
+    int rc = cli_parse(argc, argv, "tokenize", CLI_OPTS_TOKENIZE, &o);
     if (rc || o.help) return rc;
     if (!o.prompt && !o.file) {
         fprintf(stderr, "kestrel: no text given (-p TEXT or -f FILE)\n");
@@ -23,7 +23,10 @@ int cli_tokenize(int argc, char **argv) {
     int32_t *ids = NULL;
     const char *text = o.prompt;
     if (o.file) {
-        if (ks_file_read_all(o.file, &buf, &len, &err)) goto fail;
+        if (ks_file_read_max(o.file, (size_t)o.max_input, &buf, &len, &err)) {
+            rc = cli_fail_input(&err);
+            goto done;
+        }
         text = (const char *)buf;
     } else {
         len = strlen(text);

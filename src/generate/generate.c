@@ -1,7 +1,9 @@
-/* generate.c - the generation loop (see generate.h). Allocates nothing per token. */
+/* generate.c - the generation loop (see generate.h). Allocates nothing per token:
+ * the text buffer is sized once from the longest piece of the vocabulary. */
 #define _POSIX_C_SOURCE 200809L
 #include "generate/generate.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,11 +20,23 @@ static bool is_stop(const ks_model *m, int32_t id) {
     return !m->stop_on_bos && ks_token_is_eog(m->tok, id);
 }
 
+int64_t ks_gen_max_tokens(int64_t n_predict, int64_t n_ctx, int64_t n_tokens) {
+    const int64_t room = n_ctx - n_tokens + 1; /* the last one is sampled, never decoded */
+    if (room <= 0) return 0;
+    return n_predict < 0 || n_predict > room ? room : n_predict;
+}
+
+/* streams the piece of id (or, id < 0, the held-back bytes) to on_text; true if it asks to stop */
+static bool emit(ks_detok_stream *ds, const ks_tokenizer *tok, int32_t id, char *buf, size_t cap,
+                 ks_gen_text_fn on_text, void *ud) {
+    int64_t nb = id >= 0 ? ks_detok_stream_push(ds, tok, id, buf, cap) : ks_detok_stream_flush(ds, buf, cap);
+    return nb > 0 && on_text && on_text(ud, buf, (size_t)nb);
+}
+
 ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, const int32_t *tokens, int64_t n_tokens,
                       int64_t n_cached, const ks_gen_params *gp, ks_gen_text_fn on_text, void *ud, int32_t *out_ids,
                       int64_t *n_out, ks_gen_stats *stats, ks_err *err) {
     ks_gen_stats st = {0};
-    const int64_t n_predict = gp->n_predict;
     if (n_out) *n_out = 0;
     if (n_tokens <= 0) return ks_err_set(err, KS_ERR_INVALID_ARG, "empty prompt: nothing to condition on");
     if (n_cached < 0 || n_cached >= n_tokens) n_cached = n_cached >= n_tokens ? n_tokens - 1 : 0;
@@ -30,20 +44,23 @@ ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, cons
     if (n_tokens > n_ctx)
         return ks_err_set(err, KS_ERR_LIMIT, "prompt of %lld tokens exceeds the context of %lld", (long long)n_tokens,
                           (long long)n_ctx);
+    const int64_t n_predict = ks_gen_max_tokens(gp->n_predict, n_ctx, n_tokens);
+    const bool cut = gp->n_predict < 0 || gp->n_predict > n_predict; /* the context, not -n, is the limit */
+    const size_t cap = ks_tokenizer_max_piece_len(m->tok) + sizeof ((ks_detok_stream *)0)->pending;
+    char *buf = malloc(cap);
+    if (!buf) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n_tokens; i++) ks_sampler_accept(smpl, tokens[i]);
     double t0 = ks_time_s();
     ks_status s = ks_decode(ctx, tokens + n_cached, n_tokens - n_cached, n_cached, false, err);
-    if (s) return s;
     st.n_prompt = n_tokens - n_cached;
     double t1 = ks_time_s();
     st.t_prompt_s = t1 - t0;
     ks_detok_stream ds;
     ks_detok_stream_init(&ds);
-    char buf[1024];
     int64_t pos = n_tokens;
     int32_t prev = tokens[n_tokens - 1];
     bool stop_cb = false;
-    for (int64_t i = 0; i < n_predict; i++) {
+    for (int64_t i = 0; i < n_predict && !s; i++) {
         const int32_t id = ks_sampler_sample(smpl, ks_context_logits(ctx, -1));
         st.n_gen++;
         if (!gp->ignore_eog && is_stop(m, id)) {
@@ -54,18 +71,15 @@ ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, cons
         if (out_ids) out_ids[i] = id;
         if (n_out) *n_out = i + 1;
         ds.after_bos = prev == ks_tokenizer_bos(m->tok);
-        int64_t nb = ks_detok_stream_push(&ds, m->tok, id, buf, sizeof buf);
-        if (nb > 0 && on_text && on_text(ud, buf, (size_t)nb)) stop_cb = true;
+        stop_cb = emit(&ds, m->tok, id, buf, cap, on_text, ud);
         prev = id;
         if (stop_cb || i + 1 == n_predict) break;
-        if (pos >= n_ctx) break; /* context full: stop rather than fail */
-        s = ks_decode(ctx, &id, 1, pos, false, err);
-        if (s) return s;
-        pos++;
+        s = ks_decode(ctx, &id, 1, pos++, false, err);
     }
-    int64_t nb = ks_detok_stream_flush(&ds, buf, sizeof buf);
-    if (nb > 0 && on_text) on_text(ud, buf, (size_t)nb);
+    if (!s) emit(&ds, m->tok, -1, buf, cap, on_text, ud);
+    free(buf);
+    st.stopped_ctx = !s && cut && !st.stopped_eog && !stop_cb && st.n_gen == n_predict;
     st.t_gen_s = ks_time_s() - t1;
     if (stats) *stats = st;
-    return KS_OK;
+    return s;
 }

@@ -30,6 +30,13 @@ const char *ks_token_text(const ks_tokenizer *tok, int32_t id, size_t *len) {
     return strtab_str(&tok->strs, id, len);
 }
 
+size_t ks_tokenizer_max_piece_len(const ks_tokenizer *tok) {
+    size_t max = 0;
+    for (int32_t i = 0; tok && i < tok->n_vocab; i++)
+        if (tok->piece_len[i] > max) max = tok->piece_len[i];
+    return max;
+}
+
 void ks_detok_stream_init(ks_detok_stream *s) { memset(s, 0, sizeof *s); }
 
 /* Bytes a lead byte announces (0: not a valid lead byte). */

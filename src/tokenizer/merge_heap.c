@@ -1,6 +1,7 @@
 /* merge_heap.c - the binary min-heap of candidate merges shared by BPE and SPM. */
 #include <stdlib.h>
 
+#include "base/checked.h"
 #include "tokenizer/tok_impl.h"
 
 static bool before(const tok_bigram *x, const tok_bigram *y) {
@@ -8,13 +9,7 @@ static bool before(const tok_bigram *x, const tok_bigram *y) {
 }
 
 ks_status tok_heap_push(tok_heap *h, tok_bigram g) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 256;
-        tok_bigram *v = realloc(h->v, cap * sizeof *v);
-        if (!v) return KS_ERR_NOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (!KS_RESERVE(h->v, h->cap, h->n, 1)) return KS_ERR_NOMEM;
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;

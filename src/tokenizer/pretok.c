@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "tokenizer/pretok_re.h"
 #include "tokenizer/tok_impl.h"
 
@@ -177,13 +178,7 @@ ks_status pretok_create(const char *name, size_t name_len, tok_pretok **out, tok
 }
 
 ks_status spans_push(tok_spans *s, size_t off, size_t len) {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        tok_span *v = realloc(s->v, cap * sizeof *v);
-        if (!v) return KS_ERR_NOMEM;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (!KS_RESERVE(s->v, s->cap, s->n, 1)) return KS_ERR_NOMEM;
     s->v[s->n++] = (tok_span){off, len};
     return KS_OK;
 }

@@ -85,6 +85,9 @@ void ks_detok_stream_init(ks_detok_stream *s);
 /* Appends the piece of id to out (cap bytes). Returns the number of bytes
  * written (complete characters only), or -1 if cap is too small (needs <= 64 + piece length). */
 int64_t ks_detok_stream_push(ks_detok_stream *s, const ks_tokenizer *tok, int32_t id, char *out, size_t cap);
+/* Length of the longest piece (render_special or not): ks_detok_stream_push never
+ * needs more than this + sizeof pending bytes of out. */
+size_t ks_tokenizer_max_piece_len(const ks_tokenizer *tok);
 /* Flushes held-back bytes at the end of generation. */
 int64_t ks_detok_stream_flush(ks_detok_stream *s, char *out, size_t cap);
 #endif

@@ -1,0 +1,106 @@
+/* util.c - what every subcommand shares besides option parsing: error lines
+ * (escaped: messages quote names and strings from files), loading the model. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+
+/* length of the valid UTF-8 character at s[0, n) that is not a C1 control, or 0 */
+static size_t utf8_printable(const unsigned char *s, size_t n) {
+    size_t need = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    if (!need || need > n) return 0;
+    for (size_t j = 1; j < need; j++)
+        if ((s[j] & 0xC0) != 0x80) return 0;
+    if (s[0] == 0xC2 && s[1] < 0xA0) return 0;                         /* U+0080..U+009F: C1 controls */
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xF0 && s[1] < 0x90)) return 0; /* overlong */
+    if ((s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF4 && s[1] >= 0x90)) return 0; /* surrogate, > U+10FFFF */
+    return need;
+}
+
+void cli_print_escaped(FILE *f, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        if (s[i] >= 0x20 && s[i] < 0x7F) {
+            fputc(s[i++], f);
+            continue;
+        }
+        size_t k = s[i] >= 0x80 ? utf8_printable(s + i, n - i) : 0;
+        if (k) {
+            fwrite(s + i, 1, k, f);
+            i += k;
+        } else {
+            fprintf(f, "\\x%02x", s[i++]);
+        }
+    }
+}
+
+void cli_print_error(const char *cmd, const char *msg) {
+    fprintf(stderr, "kestrel %s: ", cmd);
+    cli_print_escaped(stderr, msg, strlen(msg));
+    fputc('\n', stderr);
+}
+
+int cli_fail(const ks_err *err) {
+    const char *m = err->msg[0] ? err->msg : ks_status_str(err->code);
+    fputs("kestrel: ", stderr);
+    cli_print_escaped(stderr, m, strlen(m));
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_fail_input(const ks_err *err) {
+    if (err->code != KS_ERR_LIMIT) return cli_fail(err);
+    ks_err e = *err;
+    const size_t n = strlen(e.msg);
+    snprintf(e.msg + n, sizeof e.msg - n, "; raise it with --max-input-bytes N");
+    return cli_fail(&e);
+}
+
+/* KS_OK if path can be a model file: not a folder (a Hugging Face folder gets a hint) */
+static ks_status check_model_path(const char *path, ks_err *err) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return KS_OK; /* the loader reports the rest */
+    char cfg[4096];
+    if (snprintf(cfg, sizeof cfg, "%s/config.json", path) < (int)sizeof cfg && stat(cfg, &st) == 0)
+        return ks_err_set(err, KS_ERR_INVALID_ARG,
+                          "%s: is a directory (a Hugging Face model folder: convert it first with "
+                          "'kestrel convert %s OUT.gguf')", path, path);
+    return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: is a directory", path);
+}
+
+ks_model *cli_load_model(const cli_opts *o) {
+    if (!o->model) {
+        fprintf(stderr, "kestrel: no model given (-m MODEL)\n");
+        return NULL;
+    }
+    ks_err err = {0};
+    ks_model *m = NULL;
+    if (check_model_path(o->model, &err) || (o->tokenizer && check_model_path(o->tokenizer, &err))) {
+        cli_fail(&err);
+        return NULL;
+    }
+    /* KS_REPACK=0 / KS_NO_MMAP=1 / KS_F16_EXACT=1 in the environment: the same as the flags (scripts, tests) */
+    const char *env_repack = getenv("KS_REPACK"), *env_mmap = getenv("KS_NO_MMAP"),
+               *env_f16 = getenv("KS_F16_EXACT");
+    const ks_model_params mp = {
+        .no_mmap = o->no_mmap || (env_mmap && !strcmp(env_mmap, "1")),
+        .no_repack = o->no_repack || (env_repack && !strcmp(env_repack, "0")),
+        .f16_exact = o->f16_exact || (env_f16 && !strcmp(env_f16, "1")),
+    };
+    if (ks_model_load_params(o->model, o->tokenizer, &mp, &m, &err)) {
+        cli_fail(&err);
+        return NULL;
+    }
+    if (!m->tok) {
+        ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: the model has no tokenizer", o->model);
+        cli_fail(&err);
+        ks_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx) {
+    if (n_ctx > 0 && sp->repeat_last_n > n_ctx) sp->repeat_last_n = (int32_t)n_ctx; /* no window is longer */
+}
