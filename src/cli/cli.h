@@ -32,6 +32,9 @@ int cli_fail(const ks_err *err);
 struct ks_hf_convert_stats;
 /* Prints the one-line summary of a Hugging Face conversion (cmd_convert.c). */
 void cli_report_convert(const char *dir, const char *out, const struct ks_hf_convert_stats *st);
+/* For commands that write files: SIGINT/SIGTERM/SIGHUP remove the temporary outputs
+ * (base/outfile.h) before the process ends by the signal; SIGXFSZ is ignored (signals.c). */
+void cli_trap_signals(void);
 /* Loads the model named by o (prints the error itself; NULL on failure). */
 ks_model *cli_load_model(const cli_opts *o);
 #endif
