@@ -83,13 +83,15 @@ static ks_status check_inputs(const char *path, const struct stat *so, const cha
     return KS_OK;
 }
 
-/* the output path itself: not empty, not a folder name, and if it exists a regular file that is no input */
-static ks_status check_path(const char *path, const char *const *inputs, size_t n_inputs, ks_err *err) {
+/* the output path itself: not empty, not a folder name, and if it exists a regular file that is no input
+ * (*mode: S_IFREG and its permission bits, else 0) */
+static ks_status check_path(const char *path, const char *const *inputs, size_t n_inputs, mode_t *mode, ks_err *err) {
     const size_t n = strlen(path);
     if (!n) return ks_err_set(err, KS_ERR_INVALID_ARG, "the output path is empty");
     if (path[n - 1] == '/') return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output path names a folder (ends in '/')", path);
     if (n + 16 >= SLOT_PATH) return ks_err_set(err, KS_ERR_IO, "cannot create %.200s...: %s", path, strerror(ENAMETOOLONG));
     struct stat sl, so;
+    *mode = 0;
     if (lstat(path, &sl) != 0) return KS_OK; /* nothing there (or unreachable: creating the temporary file says why) */
     if (S_ISLNK(sl.st_mode)) {
         if (stat(path, &so) != 0)
@@ -102,6 +104,7 @@ static ks_status check_path(const char *path, const char *const *inputs, size_t 
     if (!S_ISREG(sl.st_mode))
         return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output is %s, not a regular file; refusing to replace it", path,
                           kind_of(sl.st_mode));
+    *mode = S_IFREG | (sl.st_mode & 0777);
     return check_inputs(path, &sl, inputs, n_inputs, err);
 }
 
@@ -112,8 +115,9 @@ static uint64_t mix(uint64_t x) { /* splitmix64 */
     return x ^ (x >> 31);
 }
 
-/* creates slot s's temporary file ".NAME.XXXXXX" beside path (O_EXCL); the fd, or -1 with errno set */
-static int create_tmp(char *tmp, const char *path) {
+/* creates the temporary file ".NAME.XXXXXX" beside path (O_EXCL) into tmp, readable by its owner only if
+ * mode (an existing output's) is set; the fd, or -1 with errno set */
+static int create_tmp(char *tmp, const char *path, mode_t mode) {
     static atomic_uint counter;
     static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
@@ -128,7 +132,7 @@ static int create_tmp(char *tmp, const char *path) {
         for (int i = 0; i < 6; i++, r /= 62) suffix[i] = alnum[r % 62];
         suffix[6] = '\0';
         snprintf(tmp, SLOT_PATH, "%.*s.%.*s.%s", dir_len, path, (int)base_len, base, suffix);
-        const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode ? (mode & 0600) : 0666);
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
@@ -136,7 +140,8 @@ static int create_tmp(char *tmp, const char *path) {
 
 ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *inputs, size_t n_inputs, ks_err *err) {
     memset(of, 0, sizeof *of);
-    ks_status st = check_path(path, inputs, n_inputs, err);
+    mode_t mode;
+    ks_status st = check_path(path, inputs, n_inputs, &mode, err);
     if (st) return st;
     if (!(of->path = strdup(path))) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     const int s = slot_claim();
@@ -145,13 +150,14 @@ ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *i
         return ks_err_set(err, KS_ERR_LIMIT, "%s: more than %d output files open at once", path, SLOTS);
     }
     of->slot = s;
-    const int fd = create_tmp(slot_path[s - 1], path);
+    const int fd = create_tmp(slot_path[s - 1], path, mode);
     if (fd < 0) {
         const int e = errno;
         ks_outfile_discard(of);
         return ks_err_set(err, KS_ERR_IO, "cannot create %s: %s", path, strerror(e));
     }
     atomic_store(&slot_state[s - 1], SLOT_ACTIVE);
+    if (mode) (void)fchmod(fd, mode & 0777); /* a replaced output keeps its permissions (a private file stays private) */
     if (!(of->f = fdopen(fd, "wb"))) {
         close(fd);
         ks_outfile_discard(of);

@@ -9,7 +9,8 @@
  *    through it would follow a link someone else may have planted);
  * then creates the temporary file ".NAME.XXXXXX" beside the output (O_EXCL, a
  * fresh name: never an input, never a planted link), which proves the folder
- * exists and is writable. Data goes to the temporary file; ks_outfile_commit
+ * exists and is writable; an output that is replaced keeps its permission bits.
+ * Data goes to the temporary file; ks_outfile_commit
  * flushes and fsyncs it, renames it over the output and fsyncs the folder. The
  * output path is untouched until that rename: a failure or an interrupt leaves
  * the old file (if any) as it was.

@@ -518,6 +518,27 @@ int ks_hf_outtype_from_name(const char *s) {
     return -2;
 }
 
+/* KS_ERR_INVALID_ARG if out_path is in the folder dir under a name the converter reads (config.json,
+ * model*.safetensors, ...): the GGUF would poison the folder's next conversion. Other names in the
+ * folder (llama.cpp's default, DIR/NAME-F16.gguf) are fine. */
+static ks_status check_out_name(const char *dir, const char *out_path, ks_err *err) {
+    static const char *const read[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+                                       "model.safetensors.index.json", "chat_template.jinja", "chat_template.json",
+                                       "pytorch_model.bin", "pytorch_model.bin.index.json"};
+    const char *slash = strrchr(out_path, '/'), *base = slash ? slash + 1 : out_path;
+    bool named = !strncmp(base, "model", 5) && ends_with(base, ".safetensors");
+    for (size_t i = 0; i < sizeof read / sizeof read[0]; i++) named |= !strcmp(base, read[i]);
+    if (!named) return KS_OK;
+    char *out_dir = slash ? strndup(out_path, (size_t)(slash - out_path) + (slash == out_path)) : strdup(".");
+    struct stat a, b;
+    const bool inside = out_dir && stat(out_dir, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    free(out_dir);
+    return inside ? ks_err_set(err, KS_ERR_INVALID_ARG,
+                               "%s: the output would be read as part of the folder %s by the next conversion; choose another name",
+                               out_path, dir)
+                  : KS_OK;
+}
+
 static ks_status check_args(const char *dir, int out_type, ks_err *err) {
     if (out_type != KS_HF_OUT_AUTO && out_type != KS_DTYPE_F32 && out_type != KS_DTYPE_F16 && out_type != KS_DTYPE_BF16 &&
         out_type != KS_DTYPE_Q8_0)
@@ -538,6 +559,7 @@ ks_status ks_hf_convert(const char *dir, const char *out_path, int out_type, ks_
 
 ks_status ks_hf_convert_to(const char *dir, ks_outfile *out, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
     ks_status st = check_args(dir, out_type, err);
+    if (!st) st = check_out_name(dir, out->path, err);
     if (st) return st;
     conv cv;
     memset(&cv, 0, sizeof cv);

@@ -12,7 +12,9 @@ careless user meets it through `kestrel quantize` and `kestrel convert`:
   disk (a 64 KiB tmpfs when mount is allowed: ENOSPC; a file-size limit: EFBIG, where the old
   binary died of SIGXFSZ and left OUT.tmp);
 - an input named like the old temporary file (OUT.tmp) is not consumed; a 253-character output
-  name (its old temporary name was too long) works;
+  name (its old temporary name was too long) works; a replaced output keeps its permission bits;
+- a new file in an HF input folder under a name the converter reads (model*.safetensors,
+  tokenizer.model, ...) is refused: it would poison the folder's next conversion;
 - SIGINT and SIGTERM in the middle of quantizing SmolLM2, and of quantizing an HF folder (its F32
   intermediate), end the process by that signal, leave no temporary file, and leave an existing
   output as it was.
@@ -150,6 +152,10 @@ with tempfile.TemporaryDirectory() as tmp:
                        "hf/chat_template.jinja", "hf/model.safetensors.index.json"):
             refused("%s onto %s" % (cmd[0], target), cmd + [os.path.join(tmp, target)] + (["Q8_0"] if cmd[0] == "quantize" else []),
                     same)
+    # a new file in the folder under a name the converter reads would poison its next conversion
+    for name in ("model-00003-of-00002.safetensors", "tokenizer.model", "chat_template.json"):
+        refused("convert into %s" % name, ["convert", hf, os.path.join(hf, name)], ("read as part of the folder",))
+        refused("quantize into %s" % name, ["quantize", hf, os.path.join(hf, name), "Q8_0"], ("read as part of the folder",))
     check(tree_sha(hf) == hf_want and not hidden(hf), "the HF folder changed")
 
     # 2. outputs that are not regular files
@@ -245,6 +251,12 @@ with tempfile.TemporaryDirectory() as tmp:
                                                               r.stderr[-200:]))
     shutil.copy(os.path.join(tmp, "q.gguf"), tiny) if sha(os.path.join(tmp, "q.gguf.tmp")) != want else None
     os.rename(os.path.join(tmp, "q.gguf.tmp"), tiny) if os.path.exists(os.path.join(tmp, "q.gguf.tmp")) else None
+    priv = os.path.join(tmp, "priv.gguf")
+    open(priv, "w").write("old")
+    os.chmod(priv, 0o600)
+    r = run(["quantize", tiny, priv, "Q8_0"])
+    check(r.returncode == 0 and stat.S_IMODE(os.stat(priv).st_mode) == 0o600 and os.path.getsize(priv) > 3,
+          "a replaced output keeps its permissions: mode %o" % stat.S_IMODE(os.stat(priv).st_mode))
     long_out = os.path.join(tmp, "L" * 248 + ".gguf")
     r = run(["quantize", tiny, long_out, "Q8_0"])
     check(r.returncode == 0 and os.path.exists(long_out), "253-character output name: %r" % r.stderr[-200:])
