@@ -12,7 +12,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +165,24 @@ ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *i
         ks_outfile_discard(of);
         return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     }
+    return KS_OK;
+}
+
+ks_status ks_outfile_check_space(const ks_outfile *of, uint64_t bytes, ks_err *err) {
+    if (!of->f) return KS_OK;
+    struct stat st;
+    struct statvfs vfs;
+    struct rlimit rl;
+    const double mib = 1048576.0;
+    uint64_t used = fstat(fileno(of->f), &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && used + bytes > (uint64_t)rl.rlim_cur)
+        return ks_err_set(err, KS_ERR_IO, "%s: needs %.1f MiB but the file-size limit is %.1f MiB: %s", of->path,
+                          (double)(used + bytes) / mib, (double)rl.rlim_cur / mib, strerror(EFBIG));
+    if (fstatvfs(fileno(of->f), &vfs) != 0) return KS_OK; /* unknown: the writes will tell */
+    const uint64_t free_bytes = (uint64_t)(geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail) * (uint64_t)vfs.f_frsize;
+    if (bytes > free_bytes)
+        return ks_err_set(err, KS_ERR_IO, "%s: needs %.1f MiB but its file system has %.1f MiB free: %s", of->path,
+                          (double)bytes / mib, (double)free_bytes / mib, strerror(ENOSPC));
     return KS_OK;
 }
 

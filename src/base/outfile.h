@@ -41,6 +41,11 @@ typedef struct ks_outfile {
 ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *inputs, size_t n_inputs, ks_err *err);
 /* The temporary file's path (borrowed, valid until commit or discard), NULL if none. */
 const char *ks_outfile_tmp_path(const ks_outfile *of);
+/* KS_ERR_IO when bytes more would not fit: more than the file system holding the temporary
+ * file has free ("PATH: needs 136.4 MiB but its file system has 0.1 MiB free: No space left on
+ * device") or than the file-size limit (RLIMIT_FSIZE: "...: File too large"). A check before
+ * long work, not a reservation: the writes report their own errors. */
+ks_status ks_outfile_check_space(const ks_outfile *of, uint64_t bytes, ks_err *err);
 /* Appends n bytes. KS_ERR_IO ("PATH: write failed: <strerror>") on the first failure;
  * later writes fail the same way. */
 ks_status ks_outfile_write(ks_outfile *of, const void *p, size_t n, ks_err *err);

@@ -23,7 +23,7 @@ static ks_status quantize_folder(const char *dir, const char *out_path, int type
     if (!s) s = ks_hf_convert_to(dir, &mid, KS_DTYPE_F32, &cs, err);
     if (!s) s = ks_outfile_close(&mid, err);
     if (!s) {
-        cli_report_convert(dir, ks_outfile_tmp_path(&mid), &cs);
+        cli_report_convert(dir, "a temporary F32 GGUF", &cs);
         s = ks_quantize_to(ks_outfile_tmp_path(&mid), &out, type, qs, err);
     }
     ks_outfile_discard(&mid);

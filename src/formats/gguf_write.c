@@ -261,6 +261,13 @@ ks_status gguf_writer_write(gguf_writer *w, ks_outfile *of, ks_err *err) {
         free(h.p);
         return ks_err_set(err, KS_ERR_NOMEM, "gguf writer: out of memory");
     }
+    uint64_t total = (h.n + align - 1) / align * align;
+    for (size_t i = 0; i < w->n_t; i++) total += (w->t[i].nbytes + align - 1) / align * align;
+    ks_status st = ks_outfile_check_space(of, total, err);
+    if (st) {
+        free(h.p);
+        return st;
+    }
     /* one chunk buffer for the fill tensors: GGUF_FILL_CHUNK, or the largest row above it */
     size_t cap = 0;
     for (size_t i = 0; i < w->n_t; i++)
@@ -270,7 +277,7 @@ ks_status gguf_writer_write(gguf_writer *w, ks_outfile *of, ks_err *err) {
             if (need > cap) cap = need;
         }
     uint8_t *buf = cap ? malloc(cap) : NULL;
-    ks_status st = cap && !buf ? ks_err_set(err, KS_ERR_NOMEM, "out of memory") : KS_OK;
+    if (cap && !buf) st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     uint64_t pos = h.n;
     if (!st) st = ks_outfile_write(of, h.p, h.n, err);
     if (!st) st = pad(of, &pos, align, err);

@@ -192,6 +192,10 @@ ks_status ks_quantize_to(const char *in_path, ks_outfile *out, int target, ks_qu
         gguf_close(g);
         return st;
     }
+    if ((st = ks_outfile_check_space(out, (uint64_t)need, err))) { /* before the work, not after it */
+        gguf_close(g);
+        return st;
+    }
     gguf_writer *w = gguf_writer_new();
     void **bufs = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *bufs);
     float *row = NULL;

@@ -228,7 +228,7 @@ with tempfile.TemporaryDirectory() as tmp:
         try:
             out = os.path.join(small, "out.gguf")
             open(out, "w").write("old")
-            refused("full disk", ["quantize", tiny, out, "F32"], ("out.gguf: write failed: No space left on device",))
+            refused("full disk", ["quantize", tiny, out, "F32"], ("out.gguf: needs 0.3 MiB but its file system has", "No space left on device"))
             check(open(out, "rb").read() == b"old" and hidden(small) == [], "full disk: output changed or temp left: %s" % hidden(small))
         finally:
             subprocess.run(["umount", small])
@@ -240,7 +240,7 @@ with tempfile.TemporaryDirectory() as tmp:
     def limited():
         default_signals()
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
-    refused("file-size limit", ["quantize", tiny, out, "F32"], ("big.gguf: write failed: File too large",), preexec_fn=limited)
+    refused("file-size limit", ["quantize", tiny, out, "F32"], ("big.gguf: needs 0.3 MiB but the file-size limit is 0.1 MiB: File too large",), preexec_fn=limited)
     check(open(out, "rb").read() == b"old" and hidden(tmp) == [], "file-size limit: output changed or temp left: %s" % hidden(tmp))
 
     # 5. names: an input called like the old temporary file; a long output name
