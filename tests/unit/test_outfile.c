@@ -34,6 +34,13 @@ static void put(const char *path, const char *text, mode_t mode) {
     chmod(path, mode);
 }
 
+/* out = DIR/name holding "old" with mode, and that path opened as an output */
+static ks_status open_over_old(char *out, size_t cap, const char *name, mode_t mode, ks_outfile *of, ks_err *err) {
+    path_of(out, cap, name);
+    put(out, "old", mode);
+    return ks_outfile_open(of, out, NULL, 0, err);
+}
+
 static bool holds(const char *path, const char *text) {
     char buf[64] = {0};
     FILE *f = fopen(path, "r");
@@ -45,11 +52,9 @@ static bool holds(const char *path, const char *text) {
 
 static void check_commit_and_discard(void) {
     char out[300];
-    path_of(out, sizeof out, "out.bin");
-    put(out, "old", 0640);
     ks_outfile of;
     ks_err err = {0};
-    CHECK(ks_outfile_open(&of, out, NULL, 0, &err) == KS_OK, "open: %s", err.msg);
+    CHECK(open_over_old(out, sizeof out, "out.bin", 0640, &of, &err) == KS_OK, "open: %s", err.msg);
     CHECK(ks_outfile_tmp_path(&of) && strstr(ks_outfile_tmp_path(&of), "/.out.bin.") && n_hidden() == 1, "temporary name %s",
           ks_outfile_tmp_path(&of) ? ks_outfile_tmp_path(&of) : "(none)");
     CHECK(ks_outfile_write(&of, "new", 3, &err) == KS_OK && holds(out, "old"), "the output changes before the commit");
@@ -65,17 +70,15 @@ static void check_commit_and_discard(void) {
 
 static void check_write_error(void) {
     char out[300];
-    path_of(out, sizeof out, "big.bin");
-    put(out, "old", 0644);
     ks_outfile of;
     ks_err err = {0};
+    CHECK(open_over_old(out, sizeof out, "big.bin", 0644, &of, &err) == KS_OK, "open: %s", err.msg);
     struct rlimit old, lim = {4096, 4096};
     getrlimit(RLIMIT_FSIZE, &old);
     lim.rlim_max = old.rlim_max;
     signal(SIGXFSZ, SIG_IGN);
     setrlimit(RLIMIT_FSIZE, &lim);
     static char buf[16384];
-    CHECK(ks_outfile_open(&of, out, NULL, 0, &err) == KS_OK, "open: %s", err.msg);
     CHECK(ks_outfile_check_space(&of, sizeof buf, &err) == KS_ERR_IO && strstr(err.msg, "file-size limit") &&
               strstr(err.msg, "File too large"),
           "space check against the limit: %s", err.msg);
