@@ -51,7 +51,9 @@ static const char *kind_of(mode_t m) {
     return "not a regular file";
 }
 
-static bool same_inode(const struct stat *a, const struct stat *b) { return a->st_dev == b->st_dev && a->st_ino == b->st_ino; }
+static bool same_inode(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
 
 /* the name of the entry of folder dir that is the file *so, written to buf; false if none */
 static bool folder_holds(const char *dir, const struct stat *so, char *buf, size_t cap) {
@@ -76,11 +78,14 @@ static ks_status check_inputs(const char *path, const struct stat *so, const cha
         struct stat si;
         if (!inputs[i] || stat(inputs[i], &si) != 0) continue;
         bool same = same_inode(&si, so);
-        if (same) snprintf(hit, sizeof hit, "%s", inputs[i]);
-        else if (S_ISDIR(si.st_mode)) same = folder_holds(inputs[i], so, hit, sizeof hit);
         if (same)
-            return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output is the same file as the input %.300s; refusing to overwrite it",
-                              path, hit);
+            snprintf(hit, sizeof hit, "%s", inputs[i]);
+        else if (S_ISDIR(si.st_mode))
+            same = folder_holds(inputs[i], so, hit, sizeof hit);
+        if (same)
+            return ks_err_set(err, KS_ERR_INVALID_ARG,
+                              "%s: the output is the same file as the input %.300s; refusing to overwrite it", path,
+                              hit);
     }
     return KS_OK;
 }
@@ -90,22 +95,26 @@ static ks_status check_inputs(const char *path, const struct stat *so, const cha
 static ks_status check_path(const char *path, const char *const *inputs, size_t n_inputs, mode_t *mode, ks_err *err) {
     const size_t n = strlen(path);
     if (!n) return ks_err_set(err, KS_ERR_INVALID_ARG, "the output path is empty");
-    if (path[n - 1] == '/') return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output path names a folder (ends in '/')", path);
-    if (n + 16 >= SLOT_PATH) return ks_err_set(err, KS_ERR_IO, "cannot create %.200s...: %s", path, strerror(ENAMETOOLONG));
+    if (path[n - 1] == '/')
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output path names a folder (ends in '/')", path);
+    if (n + 16 >= SLOT_PATH)
+        return ks_err_set(err, KS_ERR_IO, "cannot create %.200s...: %s", path, strerror(ENAMETOOLONG));
     struct stat sl, so;
     *mode = 0;
     if (lstat(path, &sl) != 0) return KS_OK; /* nothing there (or unreachable: creating the temporary file says why) */
     if (S_ISLNK(sl.st_mode)) {
         if (stat(path, &so) != 0)
-            return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output is a dangling symbolic link; refusing to replace it", path);
+            return ks_err_set(err, KS_ERR_INVALID_ARG,
+                              "%s: the output is a dangling symbolic link; refusing to replace it", path);
         ks_status st = check_inputs(path, &so, inputs, n_inputs, err); /* a link to an input says so */
         return st ? st
                   : ks_err_set(err, KS_ERR_INVALID_ARG,
-                               "%s: the output is a symbolic link; refusing to replace it (give the path it points to)", path);
+                               "%s: the output is a symbolic link; refusing to replace it (give the path it points to)",
+                               path);
     }
     if (!S_ISREG(sl.st_mode))
-        return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output is %s, not a regular file; refusing to replace it", path,
-                          kind_of(sl.st_mode));
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output is %s, not a regular file; refusing to replace it",
+                          path, kind_of(sl.st_mode));
     *mode = S_IFREG | (sl.st_mode & 0777);
     return check_inputs(path, &sl, inputs, n_inputs, err);
 }
@@ -159,7 +168,8 @@ ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *i
         return ks_err_set(err, KS_ERR_IO, "cannot create %s: %s", path, strerror(e));
     }
     atomic_store(&slot_state[s - 1], SLOT_ACTIVE);
-    if (mode) (void)fchmod(fd, mode & 0777); /* a replaced output keeps its permissions (a private file stays private) */
+    if (mode)
+        (void)fchmod(fd, mode & 0777); /* a replaced output keeps its permissions (a private file stays private) */
     if (!(of->f = fdopen(fd, "wb"))) {
         close(fd);
         ks_outfile_discard(of);
@@ -224,7 +234,8 @@ ks_status ks_outfile_commit(ks_outfile *of, ks_err *err) {
     ks_status st = ks_outfile_close(of, err);
     if (!st && !of->slot) st = ks_err_set(err, KS_ERR_INVALID_ARG, "%s: no temporary file to commit", of->path);
     if (!st && rename(slot_path[of->slot - 1], of->path) != 0)
-        st = ks_err_set(err, KS_ERR_IO, "cannot rename %s to %s: %s", slot_path[of->slot - 1], of->path, strerror(errno));
+        st = ks_err_set(err, KS_ERR_IO, "cannot rename %s to %s: %s", slot_path[of->slot - 1], of->path,
+                        strerror(errno));
     if (!st) {
         atomic_store(&slot_state[of->slot - 1], SLOT_FREE); /* renamed: nothing left to remove */
         of->slot = 0;

@@ -531,12 +531,13 @@ static ks_status check_out_name(const char *dir, const char *out_path, ks_err *e
     if (!named) return KS_OK;
     char *out_dir = slash ? strndup(out_path, (size_t)(slash - out_path) + (slash == out_path)) : strdup(".");
     struct stat a, b;
-    const bool inside = out_dir && stat(out_dir, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    const bool inside =
+        out_dir && stat(out_dir, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
     free(out_dir);
-    return inside ? ks_err_set(err, KS_ERR_INVALID_ARG,
-                               "%s: the output would be read as part of the folder %s by the next conversion; choose another name",
-                               out_path, dir)
-                  : KS_OK;
+    if (!inside) return KS_OK;
+    return ks_err_set(err, KS_ERR_INVALID_ARG,
+                      "%s: the output would be read as part of the folder %s by the next conversion; choose another name",
+                      out_path, dir);
 }
 
 static ks_status check_args(const char *dir, int out_type, ks_err *err) {
@@ -551,7 +552,8 @@ ks_status ks_hf_convert(const char *dir, const char *out_path, int out_type, ks_
     ks_status st = check_args(dir, out_type, err);
     if (st) return st;
     ks_outfile out;
-    if (!(st = ks_outfile_open(&out, out_path, (const char *const[]){dir}, 1, err))) st = ks_hf_convert_to(dir, &out, out_type, stats, err);
+    if (!(st = ks_outfile_open(&out, out_path, (const char *const[]){dir}, 1, err)))
+        st = ks_hf_convert_to(dir, &out, out_type, stats, err);
     if (!st) return ks_outfile_commit(&out, err);
     ks_outfile_discard(&out);
     return st;

@@ -97,10 +97,12 @@ def big_folder(d):
     t = [("model.embed_tokens.weight", w(V, E)), ("model.norm.weight", np.ones(E, np.float16))]
     for i in range(L):
         p = "model.layers.%d." % i
-        t += [(p + "input_layernorm.weight", np.ones(E, np.float16)), (p + "post_attention_layernorm.weight", np.ones(E, np.float16)),
+        t += [(p + "input_layernorm.weight", np.ones(E, np.float16)),
+              (p + "post_attention_layernorm.weight", np.ones(E, np.float16)),
               (p + "self_attn.q_proj.weight", w(H * HD, E)), (p + "self_attn.k_proj.weight", w(KV * HD, E)),
               (p + "self_attn.v_proj.weight", w(KV * HD, E)), (p + "self_attn.o_proj.weight", w(E, H * HD)),
-              (p + "mlp.gate_proj.weight", w(F, E)), (p + "mlp.up_proj.weight", w(F, E)), (p + "mlp.down_proj.weight", w(E, F))]
+              (p + "mlp.gate_proj.weight", w(F, E)), (p + "mlp.up_proj.weight", w(F, E)),
+              (p + "mlp.down_proj.weight", w(E, F))]
     write_safetensors(os.path.join(d, "model.safetensors"), t)
 
 
@@ -150,12 +152,13 @@ with tempfile.TemporaryDirectory() as tmp:
     for cmd in (["convert", hf], ["quantize", hf]):
         for target in ("hf/model-00001-of-00002.safetensors", "hflink/config.json", "hf/tokenizer.json",
                        "hf/chat_template.jinja", "hf/model.safetensors.index.json"):
-            refused("%s onto %s" % (cmd[0], target), cmd + [os.path.join(tmp, target)] + (["Q8_0"] if cmd[0] == "quantize" else []),
-                    same)
+            extra = ["Q8_0"] if cmd[0] == "quantize" else []
+            refused("%s onto %s" % (cmd[0], target), cmd + [os.path.join(tmp, target)] + extra, same)
     # a new file in the folder under a name the converter reads would poison its next conversion
     for name in ("model-00003-of-00002.safetensors", "tokenizer.model", "chat_template.json"):
         refused("convert into %s" % name, ["convert", hf, os.path.join(hf, name)], ("read as part of the folder",))
-        refused("quantize into %s" % name, ["quantize", hf, os.path.join(hf, name), "Q8_0"], ("read as part of the folder",))
+        refused("quantize into %s" % name, ["quantize", hf, os.path.join(hf, name), "Q8_0"],
+                ("read as part of the folder",))
     check(tree_sha(hf) == hf_want and not hidden(hf), "the HF folder changed")
 
     # 2. outputs that are not regular files
@@ -183,7 +186,8 @@ with tempfile.TemporaryDirectory() as tmp:
         os.symlink(target, link)
         refused("%s output" % name, ["quantize", tiny, link, "Q8_0"], ("symbolic link", "refusing to replace it"))
         check(os.path.islink(link) and os.readlink(link) == target, "the %s symlink was replaced" % name)
-    check(open(other).read() == "other" and not os.path.exists(os.path.join(tmp, "missing.gguf")), "a link was written through")
+    check(open(other).read() == "other" and not os.path.exists(os.path.join(tmp, "missing.gguf")),
+          "a link was written through")
     check(sha(tiny) == want and hidden(tmp) == [], "refusals changed the input or left files: %s" % hidden(tmp))
 
     # 3. the output folder, checked before the work, with the OS's reason
@@ -216,7 +220,8 @@ with tempfile.TemporaryDirectory() as tmp:
     rofs = os.path.join(tmp, "rofs")
     if try_mount(rofs, "ro,size=64k"):
         try:
-            refused("read-only fs", ["quantize", tiny, os.path.join(rofs, "x.gguf"), "Q8_0"], ("Read-only file system",))
+            refused("read-only fs", ["quantize", tiny, os.path.join(rofs, "x.gguf"), "Q8_0"],
+                    ("Read-only file system",))
         finally:
             subprocess.run(["umount", rofs])
     else:
@@ -228,8 +233,10 @@ with tempfile.TemporaryDirectory() as tmp:
         try:
             out = os.path.join(small, "out.gguf")
             open(out, "w").write("old")
-            refused("full disk", ["quantize", tiny, out, "F32"], ("out.gguf: needs 0.3 MiB but its file system has", "No space left on device"))
-            check(open(out, "rb").read() == b"old" and hidden(small) == [], "full disk: output changed or temp left: %s" % hidden(small))
+            refused("full disk", ["quantize", tiny, out, "F32"],
+                    ("out.gguf: needs 0.3 MiB but its file system has", "No space left on device"))
+            check(open(out, "rb").read() == b"old" and hidden(small) == [],
+                  "full disk: output changed or temp left: %s" % hidden(small))
         finally:
             subprocess.run(["umount", small])
     else:
@@ -240,15 +247,17 @@ with tempfile.TemporaryDirectory() as tmp:
     def limited():
         default_signals()
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
-    refused("file-size limit", ["quantize", tiny, out, "F32"], ("big.gguf: needs 0.3 MiB but the file-size limit is 0.1 MiB: File too large",), preexec_fn=limited)
-    check(open(out, "rb").read() == b"old" and hidden(tmp) == [], "file-size limit: output changed or temp left: %s" % hidden(tmp))
+    refused("file-size limit", ["quantize", tiny, out, "F32"],
+            ("big.gguf: needs 0.3 MiB but the file-size limit is 0.1 MiB: File too large",), preexec_fn=limited)
+    check(open(out, "rb").read() == b"old" and hidden(tmp) == [],
+          "file-size limit: output changed or temp left: %s" % hidden(tmp))
 
     # 5. names: an input called like the old temporary file; a long output name
     os.rename(tiny, os.path.join(tmp, "q.gguf.tmp"))
     r = run(["quantize", "q.gguf.tmp", "q.gguf", "Q8_0"], cwd=tmp)
-    check(r.returncode == 0 and sha(os.path.join(tmp, "q.gguf.tmp")) == want and os.path.exists(os.path.join(tmp, "q.gguf")),
-          "input named OUT.tmp: rc %d, input intact %s: %r" % (r.returncode, os.path.exists(os.path.join(tmp, "q.gguf.tmp")),
-                                                              r.stderr[-200:]))
+    intact = sha(os.path.join(tmp, "q.gguf.tmp")) == want
+    check(r.returncode == 0 and intact and os.path.exists(os.path.join(tmp, "q.gguf")),
+          "input named OUT.tmp: rc %d, input intact %s: %r" % (r.returncode, intact, r.stderr[-200:]))
     shutil.copy(os.path.join(tmp, "q.gguf"), tiny) if sha(os.path.join(tmp, "q.gguf.tmp")) != want else None
     os.rename(os.path.join(tmp, "q.gguf.tmp"), tiny) if os.path.exists(os.path.join(tmp, "q.gguf.tmp")) else None
     priv = os.path.join(tmp, "priv.gguf")
@@ -270,9 +279,10 @@ with tempfile.TemporaryDirectory() as tmp:
     for sig in (signal.SIGINT, signal.SIGTERM):
         rc = interrupt("SmolLM2", ["quantize", model, out, "Q8_0"], sig_dir, sig, 0.3)
         check(rc == -sig, "quantize SmolLM2, %s: exit status %d, want killed by the signal" % (sig.name, rc))
-        check(sorted(os.listdir(sig_dir)) == ["out.gguf"] and open(out, "rb").read() == b"old",
-              "quantize SmolLM2, %s: left %s, output %s" % (sig.name, os.listdir(sig_dir),
-                                                             "kept" if open(out, "rb").read() == b"old" else "replaced"))
+        kept = open(out, "rb").read() == b"old"
+        check(sorted(os.listdir(sig_dir)) == ["out.gguf"] and kept,
+              "quantize SmolLM2, %s: left %s, output %s"
+              % (sig.name, os.listdir(sig_dir), "kept" if kept else "replaced"))
         open(out, "w").write("old")
     big = os.path.join(tmp, "big-hf")
     big_folder(big)

@@ -23,7 +23,8 @@ static void path_of(char *buf, size_t cap, const char *name) { snprintf(buf, cap
 static int n_hidden(void) {
     int n = 0;
     DIR *d = opendir(dir);
-    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     if (d) closedir(d);
     return n;
 }
@@ -55,14 +56,15 @@ static void check_commit_and_discard(void) {
     ks_outfile of;
     ks_err err = {0};
     CHECK(open_over_old(out, sizeof out, "out.bin", 0640, &of, &err) == KS_OK, "open: %s", err.msg);
-    CHECK(ks_outfile_tmp_path(&of) && strstr(ks_outfile_tmp_path(&of), "/.out.bin.") && n_hidden() == 1, "temporary name %s",
-          ks_outfile_tmp_path(&of) ? ks_outfile_tmp_path(&of) : "(none)");
+    CHECK(ks_outfile_tmp_path(&of) && strstr(ks_outfile_tmp_path(&of), "/.out.bin.") && n_hidden() == 1,
+          "temporary name %s", ks_outfile_tmp_path(&of) ? ks_outfile_tmp_path(&of) : "(none)");
     CHECK(ks_outfile_write(&of, "new", 3, &err) == KS_OK && holds(out, "old"), "the output changes before the commit");
     CHECK(ks_outfile_commit(&of, &err) == KS_OK, "commit: %s", err.msg);
     struct stat st;
     CHECK(holds(out, "new") && n_hidden() == 0 && stat(out, &st) == 0 && (st.st_mode & 0777) == 0640,
           "after commit: mode %o, hidden %d", (unsigned)(st.st_mode & 0777), n_hidden());
-    CHECK(ks_outfile_open(&of, out, NULL, 0, &err) == KS_OK && ks_outfile_write(&of, "xyz", 3, &err) == KS_OK, "reopen");
+    CHECK(ks_outfile_open(&of, out, NULL, 0, &err) == KS_OK && ks_outfile_write(&of, "xyz", 3, &err) == KS_OK,
+          "reopen");
     ks_outfile_discard(&of);
     ks_outfile_discard(&of); /* twice, and on a zeroed one: safe */
     CHECK(holds(out, "new") && n_hidden() == 0, "discard changed the output or left a file");
@@ -83,13 +85,17 @@ static void check_write_error(void) {
               strstr(err.msg, "File too large"),
           "space check against the limit: %s", err.msg);
     ks_status s = ks_outfile_write(&of, buf, sizeof buf, &err);
-    if (!s) s = ks_outfile_commit(&of, &err);
-    else ks_outfile_discard(&of);
+    if (!s)
+        s = ks_outfile_commit(&of, &err);
+    else
+        ks_outfile_discard(&of);
     setrlimit(RLIMIT_FSIZE, &old);
-    CHECK(s == KS_ERR_IO && strstr(err.msg, "big.bin: write failed: File too large"), "write past the limit: %s", err.msg);
+    CHECK(s == KS_ERR_IO && strstr(err.msg, "big.bin: write failed: File too large"), "write past the limit: %s",
+          err.msg);
     CHECK(holds(out, "old") && n_hidden() == 0, "a failed write changed the output or left a file");
     CHECK(ks_outfile_open(&of, out, NULL, 0, &err) == KS_OK && ks_outfile_check_space(&of, 1024, &err) == KS_OK &&
-              ks_outfile_check_space(&of, (uint64_t)1 << 62, &err) == KS_ERR_IO && strstr(err.msg, "No space left on device"),
+              ks_outfile_check_space(&of, (uint64_t)1 << 62, &err) == KS_ERR_IO &&
+              strstr(err.msg, "No space left on device"),
           "space check: %s", err.msg);
     ks_outfile_discard(&of);
 }
@@ -124,17 +130,20 @@ static void check_refusals(void) {
     ks_outfile of;
     ks_err err = {0};
     const char *inputs[] = {NULL, in};
-    CHECK(ks_outfile_open(&of, hard, inputs, 2, &err) == KS_ERR_INVALID_ARG && strstr(err.msg, "same file as the input"),
+    CHECK(ks_outfile_open(&of, hard, inputs, 2, &err) == KS_ERR_INVALID_ARG &&
+              strstr(err.msg, "same file as the input"),
           "hard link: %s", err.msg);
     const char *folder[] = {dir};
     CHECK(ks_outfile_open(&of, in, folder, 1, &err) == KS_ERR_INVALID_ARG && strstr(err.msg, "same file as the input"),
           "a file of an input folder: %s", err.msg);
-    CHECK(ks_outfile_open(&of, sub, NULL, 0, &err) == KS_ERR_INVALID_ARG && strstr(err.msg, "is a directory"), "dir: %s", err.msg);
+    CHECK(ks_outfile_open(&of, sub, NULL, 0, &err) == KS_ERR_INVALID_ARG && strstr(err.msg, "is a directory"),
+          "dir: %s", err.msg);
     CHECK(ks_outfile_open(&of, "", NULL, 0, &err) == KS_ERR_INVALID_ARG, "empty path: %s", err.msg);
     char deep[5000];
     memset(deep, 'a', sizeof deep - 1);
     deep[sizeof deep - 1] = '\0';
-    CHECK(ks_outfile_open(&of, deep, NULL, 0, &err) == KS_ERR_IO && strstr(err.msg, "File name too long"), "long: %s", err.msg);
+    CHECK(ks_outfile_open(&of, deep, NULL, 0, &err) == KS_ERR_IO && strstr(err.msg, "File name too long"), "long: %s",
+          err.msg);
     CHECK(holds(in, "input") && n_hidden() == 0, "a refusal changed the input or left a file");
     remove(in), remove(hard), rmdir(sub);
 }
@@ -147,8 +156,8 @@ int main(void) {
     check_signal_list();
     check_refusals();
     char p[300];
-    static const char *const names[] = {"out.bin", "big.bin", "o0.bin", "o1.bin", "o2.bin", "o3.bin", "o4.bin", "o5.bin",
-                                        "o6.bin", "o7.bin", "o8.bin"};
+    static const char *const names[] = {"out.bin", "big.bin", "o0.bin", "o1.bin", "o2.bin", "o3.bin",
+                                        "o4.bin",  "o5.bin",  "o6.bin", "o7.bin", "o8.bin"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) path_of(p, sizeof p, names[i]), remove(p);
     rmdir(dir);
     TEST_DONE();
