@@ -70,6 +70,9 @@ void cli_report_convert(const char *dir, const char *out, const struct ks_hf_con
 /* Fits sampler options to a context of n_ctx tokens: a --repeat-last-n window
  * longer than the context means the context (the sampler allocates the window). */
 void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx);
+/* For commands that write files: SIGINT/SIGTERM/SIGHUP remove the temporary outputs
+ * (base/outfile.h) before the process ends by the signal; SIGXFSZ is ignored (signals.c). */
+void cli_trap_signals(void);
 /* Loads the model named by o (prints the error itself; NULL on failure). */
 ks_model *cli_load_model(const cli_opts *o);
 #endif

@@ -1,6 +1,7 @@
 /* cmd_convert.c - `kestrel convert HF_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|auto]`:
  * a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) to GGUF,
- * as llama.cpp's convert_hf_to_gguf.py writes it (formats/hf.h). */
+ * as llama.cpp's convert_hf_to_gguf.py writes it (formats/hf.h). The output is
+ * checked and written as base/outfile.h says (temporary file removed on SIGINT/SIGTERM). */
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ int cli_convert(int argc, char **argv) {
         fprintf(stderr, "kestrel convert: expected HF_DIR OUT.gguf\n" USAGE);
         return 2;
     }
+    cli_trap_signals();
     ks_err err = {0};
     ks_hf_convert_stats st;
     if (ks_hf_convert(pos[0], pos[1], out_type, &st, &err)) return cli_fail(&err);

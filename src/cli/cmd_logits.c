@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/outfile.h"
 #include "cli/cli.h"
 
 int cli_logits(int argc, char **argv) {
@@ -21,14 +22,20 @@ int cli_logits(int argc, char **argv) {
     if (cli_parse_ids(o.ids, &ids, &n, msg, sizeof msg)) {
         return cli_print_error("logits", msg), 2;
     }
+    ks_err err = {0};
+    ks_outfile f = {0};
+    cli_trap_signals();
+    if (ks_outfile_open(&f, o.out, (const char *const[]){o.model, o.tokenizer}, 2, &err)) {
+        free(ids);
+        return cli_fail(&err);
+    }
     ks_model *m = cli_load_model(&o);
     if (!m) {
+        ks_outfile_discard(&f);
         free(ids);
         return 1;
     }
-    ks_err err = {0};
     ks_context *ctx = NULL;
-    FILE *f = NULL;
     if ((int64_t)n > m->hp.n_ctx_train) { /* before the n x n_vocab logits are allocated */
         ks_err_set(&err, KS_ERR_LIMIT, "logits: %zu ids exceed the model's trained context of %lld", n,
                    (long long)m->hp.n_ctx_train);
@@ -41,28 +48,15 @@ int cli_logits(int argc, char **argv) {
     cp.n_threads = o.threads;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
     if (ks_decode(ctx, ids, (int64_t)n, 0, true, &err)) goto fail;
-    f = fopen(o.out, "wb");
-    if (!f) {
-        ks_err_set(&err, KS_ERR_IO, "%s: cannot write", o.out);
-        goto fail;
-    }
     for (size_t i = 0; i < n; i++)
-        if (fwrite(ks_context_logits(ctx, (int64_t)i), 4, (size_t)m->hp.n_vocab, f) != (size_t)m->hp.n_vocab) {
-            ks_err_set(&err, KS_ERR_IO, "%s: write failed", o.out);
-            goto fail;
-        }
-    if (fclose(f)) {
-        f = NULL;
-        ks_err_set(&err, KS_ERR_IO, "%s: write failed", o.out);
-        goto fail;
-    }
-    f = NULL;
+        if (ks_outfile_write(&f, ks_context_logits(ctx, (int64_t)i), 4 * (size_t)m->hp.n_vocab, &err)) goto fail;
+    if (ks_outfile_commit(&f, &err)) goto fail;
     rc = 0;
     goto done;
 fail:
     rc = cli_fail(&err);
 done:
-    if (f) fclose(f);
+    ks_outfile_discard(&f);
     free(ids);
     ks_context_free(ctx);
     ks_model_free(m);

@@ -146,12 +146,15 @@ ks_status gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t ggml
  * holds one chunk at a time instead of the whole model: fill(user, row0, n_rows,
  * dst, err) must write rows [row0, row0 + n_rows) (a row is ne[0] elements of
  * ggml_type) to dst and return KS_OK, or fail with err filled, which makes
- * gguf_writer_write fail with that status (nothing is renamed over path). The
+ * gguf_writer_write fail with that status (the caller then discards the output). The
  * writer calls fill in row order with chunks of at most GGUF_FILL_CHUNK bytes
  * (or one row, if a row is larger). user is borrowed until gguf_writer_write. */
 typedef ks_status (*gguf_fill_fn)(void *user, int64_t row0, int64_t n_rows, void *dst, ks_err *err);
 #define GGUF_FILL_CHUNK ((size_t)4 << 20)
 ks_status gguf_writer_add_tensor_fill(gguf_writer *w, const char *name, uint32_t ggml_type, uint32_t n_dims,
                                       const int64_t *ne, gguf_fill_fn fill, void *user, ks_err *err);
-ks_status gguf_writer_write(gguf_writer *w, const char *path, ks_err *err);
+/* Writes the whole file to of (base/outfile.h: opened by the caller, who commits it on
+ * KS_OK and discards it otherwise). KS_ERR_IO with the OS reason on a write error. */
+struct ks_outfile;
+ks_status gguf_writer_write(gguf_writer *w, struct ks_outfile *of, ks_err *err);
 #endif

@@ -1,11 +1,13 @@
 /* gguf_write.c - GGUF v3 writer. Metadata values are serialised into owned byte
  * blobs as they are set; tensor data is borrowed until gguf_writer_write (or
- * produced then, chunk by chunk, by a fill callback), which writes PATH.tmp and
- * renames it over PATH, so a failed write loses nothing. */
+ * produced then, chunk by chunk, by a fill callback), which writes the whole file
+ * to an output opened by the caller (base/outfile.h: a temporary file that the
+ * caller renames over the output, so a failed write loses nothing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/outfile.h"
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
 
@@ -200,17 +202,17 @@ ks_status gguf_writer_add_tensor_fill(gguf_writer *w, const char *name, uint32_t
     return add_tensor(w, name, ggml_type, n_dims, ne, (wtensor){.fill = fill, .user = user}, -1, err);
 }
 
-/* writes a fill tensor's bytes through buf (cap bytes, at least one row); false on a
- * write error, *st set when fill fails */
-static bool write_filled(FILE *f, const wtensor *t, uint8_t *buf, size_t cap, ks_status *st, ks_err *err) {
+/* writes a fill tensor's bytes through buf (cap bytes, at least one row) */
+static ks_status write_filled(ks_outfile *of, const wtensor *t, uint8_t *buf, size_t cap, ks_err *err) {
     int64_t per = t->row_bytes ? (int64_t)(cap / (size_t)t->row_bytes) : t->n_rows;
     if (per < 1) per = 1; /* cap holds at least one row (gguf_writer_write) */
-    for (int64_t r = 0; r < t->n_rows; r += per) {
+    ks_status st = KS_OK;
+    for (int64_t r = 0; r < t->n_rows && !st; r += per) {
         const int64_t n = t->n_rows - r < per ? t->n_rows - r : per;
-        if ((*st = t->fill(t->user, r, n, buf, err))) return false;
-        if (fwrite(buf, 1, (size_t)(n * t->row_bytes), f) != (size_t)(n * t->row_bytes)) return false;
+        st = t->fill(t->user, r, n, buf, err);
+        if (!st) st = ks_outfile_write(of, buf, (size_t)(n * t->row_bytes), err);
     }
-    return true;
+    return st;
 }
 
 static uint64_t alignment_of(const gguf_writer *w) {
@@ -224,48 +226,47 @@ static uint64_t alignment_of(const gguf_writer *w) {
     return 32;
 }
 
-static bool pad(FILE *f, uint64_t *pos, uint64_t align) {
+static ks_status pad(ks_outfile *of, uint64_t *pos, uint64_t align, ks_err *err) {
     static const uint8_t zeros[256];
     while (*pos % align) {
         size_t n = (size_t)(align - *pos % align);
         if (n > sizeof zeros) n = sizeof zeros;
-        if (fwrite(zeros, 1, n, f) != n) return false;
+        ks_status st = ks_outfile_write(of, zeros, n, err);
+        if (st) return st;
         *pos += n;
     }
-    return true;
+    return KS_OK;
 }
 
-ks_status gguf_writer_write(gguf_writer *w, const char *path, ks_err *err) {
-    const uint64_t align = alignment_of(w);
-    blob h = {0};
-    bool ok = put(&h, "GGUF", 4) && put_u32(&h, 3) && put_u64(&h, w->n_t) && put_u64(&h, w->n_kv);
+/* the header (magic, counts, metadata, tensor infos) in h; false on OOM */
+static bool build_header(const gguf_writer *w, uint64_t align, blob *h) {
+    bool ok = put(h, "GGUF", 4) && put_u32(h, 3) && put_u64(h, w->n_t) && put_u64(h, w->n_kv);
     for (size_t i = 0; ok && i < w->n_kv; i++)
-        ok = put_str(&h, w->kv[i].key, strlen(w->kv[i].key)) && put(&h, w->kv[i].val.p, w->kv[i].val.n);
+        ok = put_str(h, w->kv[i].key, strlen(w->kv[i].key)) && put(h, w->kv[i].val.p, w->kv[i].val.n);
     uint64_t off = 0;
     for (size_t i = 0; ok && i < w->n_t; i++) {
         const wtensor *t = &w->t[i];
-        ok = put_str(&h, t->name, strlen(t->name)) && put_u32(&h, t->n_dims);
-        for (uint32_t d = 0; ok && d < t->n_dims; d++) ok = put_u64(&h, (uint64_t)t->ne[d]);
-        ok = ok && put_u32(&h, t->type) && put_u64(&h, off);
+        ok = put_str(h, t->name, strlen(t->name)) && put_u32(h, t->n_dims);
+        for (uint32_t d = 0; ok && d < t->n_dims; d++) ok = put_u64(h, (uint64_t)t->ne[d]);
+        ok = ok && put_u32(h, t->type) && put_u64(h, off);
         off += (t->nbytes + align - 1) / align * align;
     }
-    if (!ok) {
+    return ok;
+}
+
+ks_status gguf_writer_write(gguf_writer *w, ks_outfile *of, ks_err *err) {
+    const uint64_t align = alignment_of(w);
+    blob h = {0};
+    if (!build_header(w, align, &h)) {
         free(h.p);
         return ks_err_set(err, KS_ERR_NOMEM, "gguf writer: out of memory");
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
+    uint64_t total = (h.n + align - 1) / align * align;
+    for (size_t i = 0; i < w->n_t; i++) total += (w->t[i].nbytes + align - 1) / align * align;
+    ks_status st = ks_outfile_check_space(of, total, err);
+    if (st) {
         free(h.p);
-        return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    ks_status st = KS_OK;
-    if (!f) {
-        st = ks_err_set(err, KS_ERR_IO, "%s: cannot create", tmp);
-        goto out;
+        return st;
     }
     /* one chunk buffer for the fill tensors: GGUF_FILL_CHUNK, or the largest row above it */
     size_t cap = 0;
@@ -276,28 +277,17 @@ ks_status gguf_writer_write(gguf_writer *w, const char *path, ks_err *err) {
             if (need > cap) cap = need;
         }
     uint8_t *buf = cap ? malloc(cap) : NULL;
-    if (cap && !buf) {
-        fclose(f);
-        remove(tmp);
-        st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-        goto out;
-    }
+    if (cap && !buf) st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     uint64_t pos = h.n;
-    ok = fwrite(h.p, 1, h.n, f) == h.n && pad(f, &pos, align);
-    for (size_t i = 0; ok && i < w->n_t; i++) {
+    if (!st) st = ks_outfile_write(of, h.p, h.n, err);
+    if (!st) st = pad(of, &pos, align, err);
+    for (size_t i = 0; !st && i < w->n_t; i++) {
         const wtensor *t = &w->t[i];
-        ok = t->fill ? write_filled(f, t, buf, cap, &st, err) : fwrite(t->data, 1, (size_t)t->nbytes, f) == t->nbytes;
+        st = t->fill ? write_filled(of, t, buf, cap, err) : ks_outfile_write(of, t->data, (size_t)t->nbytes, err);
         pos += t->nbytes;
-        ok = ok && pad(f, &pos, align);
+        if (!st) st = pad(of, &pos, align, err);
     }
     free(buf);
-    if (fclose(f) != 0) ok = false;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        if (!st) st = ks_err_set(err, KS_ERR_IO, "%s: write failed", path);
-    }
-out:
-    free(tmp);
     free(h.p);
     return st;
 }

@@ -35,13 +35,19 @@ typedef struct ks_hf_convert_stats {
  * other 1-D tensors stay F32, and Q8_0 falls back to F16 for rows that are not
  * a multiple of 32 (all as convert_hf_to_gguf.py). Tensors are converted one
  * chunk at a time while the file is written, so memory stays small whatever the
- * model size; the file is written to out_path.tmp and renamed, so a failure
- * leaves no partial output. stats may be NULL.
+ * model size. The output follows base/outfile.h: refused before any work if it
+ * is a file of the folder (by inode) or not a regular file, written to a
+ * temporary file beside it and renamed over it, so a failure leaves no partial
+ * output and out_path as it was. stats may be NULL.
  * Errors: KS_ERR_NOT_FOUND (a file, config key or tensor missing),
  * KS_ERR_UNSUPPORTED (architecture, tokenizer kind, dtype), KS_ERR_FORMAT
  * (bad JSON, shapes disagreeing with config.json, ...), KS_ERR_IO, KS_ERR_NOMEM,
  * plus the safetensors reader's. */
 ks_status ks_hf_convert(const char *dir, const char *out_path, int out_type, ks_hf_convert_stats *stats, ks_err *err);
+/* The same, into an output the caller opened (ks_outfile_open with dir among the
+ * inputs) and commits on KS_OK or discards. */
+struct ks_outfile;
+ks_status ks_hf_convert_to(const char *dir, struct ks_outfile *out, int out_type, ks_hf_convert_stats *stats, ks_err *err);
 
 /* true if path is a directory (the CLI's test for "HF folder, not a file"). */
 bool ks_hf_is_dir(const char *path);

@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/outfile.h"
 #include "formats/hf_impl.h"
 #include "formats/safetensors.h"
 #include "tensor/dtype.h"
@@ -137,26 +138,6 @@ static ks_status list_shards(conv *cv, cJSON **index, ks_err *err) {
     }
     qsort(cv->shard_names, cv->n_shards, sizeof *cv->shard_names, cmp_str);
     return KS_OK;
-}
-
-/* KS_ERR_INVALID_ARG if out_path is one of the folder's input files (renaming over it
- * would destroy the input) */
-static bool same_file(const conv *cv, const char *name, const struct stat *so) {
-    struct stat si;
-    char *p = hf_path(cv->dir, name);
-    const bool same = p && stat(p, &si) == 0 && si.st_dev == so->st_dev && si.st_ino == so->st_ino;
-    free(p);
-    return same;
-}
-
-static ks_status check_not_input(const conv *cv, const char *out_path, ks_err *err) {
-    static const char *const fixed[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json"};
-    struct stat so;
-    if (stat(out_path, &so) != 0) return KS_OK;
-    bool same = false;
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) same |= same_file(cv, fixed[i], &so);
-    for (size_t i = 0; i < cv->n_shards; i++) same |= same_file(cv, cv->shard_names[i], &so);
-    return same ? ks_err_set(err, KS_ERR_INVALID_ARG, "%s: the output would overwrite an input file", out_path) : KS_OK;
 }
 
 static ks_status open_shards(conv *cv, const cJSON *index, ks_err *err) {
@@ -481,7 +462,7 @@ static uint32_t file_type_of(int out_type) {
     }
 }
 
-static ks_status write_gguf(conv *cv, const char *out_path, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
+static ks_status write_gguf(conv *cv, ks_outfile *out, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
     gguf_writer *w = gguf_writer_new();
     if (!w) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     int64_t n_params = 0;
@@ -511,7 +492,7 @@ static ks_status write_gguf(conv *cv, const char *out_path, int out_type, ks_hf_
         const hf_job *j = &cv->jobs[i];
         st = gguf_writer_add_tensor_fill(w, j->name, j->type, j->n_dims, j->ne, job_fill, &cv->jobs[i], err);
     }
-    if (!st) st = gguf_writer_write(w, out_path, err);
+    if (!st) st = gguf_writer_write(w, out, err);
     gguf_writer_free(w);
     if (!st && stats) {
         snprintf(stats->arch, sizeof stats->arch, "%s", cv->cfg.fam->gguf_arch);
@@ -537,21 +518,60 @@ int ks_hf_outtype_from_name(const char *s) {
     return -2;
 }
 
-ks_status ks_hf_convert(const char *dir, const char *out_path, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
+/* KS_ERR_INVALID_ARG if out_path is in the folder dir under a name the converter reads (config.json,
+ * model*.safetensors, ...): the GGUF would poison the folder's next conversion. Other names in the
+ * folder (llama.cpp's default, DIR/NAME-F16.gguf) are fine. */
+static ks_status check_out_name(const char *dir, const char *out_path, ks_err *err) {
+    static const char *const read[] = {"config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
+                                       "model.safetensors.index.json", "chat_template.jinja", "chat_template.json",
+                                       "pytorch_model.bin", "pytorch_model.bin.index.json"};
+    const char *slash = strrchr(out_path, '/'), *base = slash ? slash + 1 : out_path;
+    bool named = !strncmp(base, "model", 5) && ends_with(base, ".safetensors");
+    for (size_t i = 0; i < sizeof read / sizeof read[0]; i++) named |= !strcmp(base, read[i]);
+    if (!named) return KS_OK;
+    char *out_dir = slash ? strndup(out_path, (size_t)(slash - out_path) + (slash == out_path)) : strdup(".");
+    struct stat a, b;
+    const bool inside =
+        out_dir && stat(out_dir, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    free(out_dir);
+    if (!inside) return KS_OK;
+    return ks_err_set(err, KS_ERR_INVALID_ARG,
+                      "%s: the output would be read as part of the folder %s by the next conversion; choose another name",
+                      out_path, dir);
+}
+
+static ks_status check_args(const char *dir, int out_type, ks_err *err) {
     if (out_type != KS_HF_OUT_AUTO && out_type != KS_DTYPE_F32 && out_type != KS_DTYPE_F16 && out_type != KS_DTYPE_BF16 &&
         out_type != KS_DTYPE_Q8_0)
         return ks_err_set(err, KS_ERR_INVALID_ARG, "convert: output type %d is not F32, F16, BF16 or Q8_0", out_type);
     if (!ks_hf_is_dir(dir)) return ks_err_set(err, KS_ERR_NOT_FOUND, "%s: not a folder", dir);
+    return KS_OK;
+}
+
+ks_status ks_hf_convert(const char *dir, const char *out_path, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
+    ks_status st = check_args(dir, out_type, err);
+    if (st) return st;
+    ks_outfile out;
+    if (!(st = ks_outfile_open(&out, out_path, (const char *const[]){dir}, 1, err)))
+        st = ks_hf_convert_to(dir, &out, out_type, stats, err);
+    if (!st) return ks_outfile_commit(&out, err);
+    ks_outfile_discard(&out);
+    return st;
+}
+
+ks_status ks_hf_convert_to(const char *dir, ks_outfile *out, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
+    ks_status st = check_args(dir, out_type, err);
+    if (!st) st = check_out_name(dir, out->path, err);
+    if (st) return st;
     conv cv;
     memset(&cv, 0, sizeof cv);
     cv.dir = dir;
     cJSON *index = NULL;
-    ks_status st = hf_config_load(dir, &cv.cfg, err);
+    st = hf_config_load(dir, &cv.cfg, err);
     if (!st) st = list_shards(&cv, &index, err);
-    if (!st) st = check_not_input(&cv, out_path, err);
     if (!st) st = open_shards(&cv, index, err);
     if (!st) st = plan(&cv, err);
-    if (!st) st = write_gguf(&cv, out_path, out_type == KS_HF_OUT_AUTO ? auto_type(&cv) : out_type, stats, err);
+    if (!st) st = write_gguf(&cv, out, out_type == KS_HF_OUT_AUTO ? auto_type(&cv) : out_type, stats, err);
     cJSON_Delete(index);
     for (size_t i = 0; i < cv.n_shards; i++) {
         if (cv.shards) st_close(cv.shards[i]);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "base/mapfile.h"
+#include "base/outfile.h"
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
 
@@ -166,6 +167,18 @@ static double out_bytes_total(const gguf_ctx *g, int ftype) {
 
 ks_status ks_quantize_file(const char *in_path, const char *out_path, int target, ks_quantize_stats *stats,
                            ks_err *err) {
+    if (stats) *stats = (ks_quantize_stats){0};
+    if (target_index(target) < 0)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "quantize: unsupported target file type %d", target);
+    ks_outfile out;
+    ks_status st = ks_outfile_open(&out, out_path, (const char *const[]){in_path}, 1, err);
+    if (!st) st = ks_quantize_to(in_path, &out, target, stats, err);
+    if (!st) return ks_outfile_commit(&out, err);
+    ks_outfile_discard(&out);
+    return st;
+}
+
+ks_status ks_quantize_to(const char *in_path, ks_outfile *out, int target, ks_quantize_stats *stats, ks_err *err) {
     ks_quantize_stats st0 = {0};
     if (target_index(target) < 0)
         return ks_err_set(err, KS_ERR_INVALID_ARG, "quantize: unsupported target file type %d", target);
@@ -176,6 +189,10 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
     if (avail > 0 && need > avail) {
         st = ks_err_set(err, KS_ERR_LIMIT, "quantize: the output tensors need %.2f GiB but only %.2f GiB of memory is available",
                         need / 1073741824.0, avail / 1073741824.0);
+        gguf_close(g);
+        return st;
+    }
+    if ((st = ks_outfile_check_space(out, (uint64_t)need, err))) { /* before the work, not after it */
         gguf_close(g);
         return st;
     }
@@ -237,7 +254,7 @@ ks_status ks_quantize_file(const char *in_path, const char *out_path, int target
         st0.bytes_in += t->nbytes, st0.bytes_out += nbytes;
         if ((st = gguf_writer_add_tensor(w, name, ot, t->n_dims, t->ne, bufs[i], nbytes, err))) goto done;
     }
-    st = gguf_writer_write(w, out_path, err);
+    st = gguf_writer_write(w, out, err);
 done:
     if (bufs)
         for (uint64_t i = 0; i < g->n_tensors; i++) free(bufs[i]);

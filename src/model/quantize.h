@@ -25,9 +25,15 @@ typedef struct ks_quantize_stats {
  * and last eighth of the layers and every third one between; rows that do not
  * fill a type's blocks fall back (Q4_K -> Q5_0, Q6_K -> Q8_0, else F16).
  * target: a code from ks_quantize_type_from_name.
- * The output is written to a temporary file and renamed.
+ * The output follows base/outfile.h: refused before any work if it is in_path
+ * itself (by inode) or not a regular file, written to a temporary file beside it
+ * and renamed over it at the end; on failure out_path is left as it was.
  * The converted tensors are held in memory until written: KS_ERR_LIMIT, before
  * anything is allocated, if they exceed the memory the OS reports available. */
 ks_status ks_quantize_file(const char *in_path, const char *out_path, int target, ks_quantize_stats *stats,
                            ks_err *err);
+/* The same, into an output the caller opened (ks_outfile_open, with every input of
+ * the whole command) and commits on KS_OK or discards. */
+struct ks_outfile;
+ks_status ks_quantize_to(const char *in_path, struct ks_outfile *out, int target, ks_quantize_stats *stats, ks_err *err);
 #endif
