@@ -1,5 +1,7 @@
 /* fuzz_chat.c - libFuzzer target: chat-template detection and rendering with a
- * fuzzer-chosen template and messages (templates come from model files). */
+ * fuzzer-chosen template and messages (templates come from model files).
+ * Invariants: the spans of a render cover its text in order, neighbours of
+ * different kinds, and equal ks_chat_render's text. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ks_err err;
     ks_chat_detect(tmpl);
     for (size_t n = 1; n <= 4; n++) {
-        if (ks_chat_render(tmpl, msgs + (n == 1), n - (n == 1), n % 2, &out, &err) == KS_OK) free(out);
+        ks_chat_span *spans = NULL;
+        size_t n_spans = 0;
+        char *plain = NULL;
+        if (ks_chat_render_spans(tmpl, msgs + (n == 1), n - (n == 1), n % 2, &out, &spans, &n_spans, &err) == KS_OK) {
+            size_t pos = 0;
+            for (size_t i = 0; i < n_spans; i++) {
+                if (spans[i].off != pos || !spans[i].len || (i && spans[i].content == spans[i - 1].content))
+                    __builtin_trap();
+                pos += spans[i].len;
+            }
+            if (pos != strlen(out)) __builtin_trap();
+            if (ks_chat_render(tmpl, msgs + (n == 1), n - (n == 1), n % 2, &plain, &err) != KS_OK ||
+                strcmp(plain, out))
+                __builtin_trap();
+        }
+        free(plain), free(spans), free(out);
         out = NULL;
     }
     free(ks_chat_default_system(tmpl));

@@ -21,7 +21,7 @@ int cli_convert(int argc, char **argv);
 #define CLI_OPTS_LOAD "m,tokenizer,no-mmap,no-repack,f16-exact"
 #define CLI_OPTS_SAMPLING "temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,frequency-penalty,seed"
 #define CLI_OPTS_GENERATE CLI_OPTS_LOAD ",p,f,n,c,t,no-bos,ignore-eos,max-input," CLI_OPTS_SAMPLING
-#define CLI_OPTS_CHAT CLI_OPTS_LOAD ",system,n,c,t,max-input," CLI_OPTS_SAMPLING
+#define CLI_OPTS_CHAT CLI_OPTS_LOAD ",system,n,c,t,max-input,parse-special," CLI_OPTS_SAMPLING
 #define CLI_OPTS_BENCH CLI_OPTS_LOAD ",pp,ng,t,r,json"
 #define CLI_OPTS_PERPLEXITY CLI_OPTS_LOAD ",f,c,b,t,chunks,max-input"
 #define CLI_OPTS_TOKENIZE "m,tokenizer,p,f,no-bos,parse-special,pieces,max-input"

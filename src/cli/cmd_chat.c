@@ -47,7 +47,7 @@ int cli_chat(int argc, char **argv) {
     size_t n_msgs = 0, cap_msgs = 0;
     int32_t *cached = NULL, *ids = NULL;
     int64_t n_cached = 0;
-    char *line = NULL, *rendered = NULL;
+    char *line = NULL;
     const bool tty = isatty(0);
     if (!ks_model_has_weights(m)) {
         ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: vocabulary-only model, cannot chat", o.model);
@@ -83,18 +83,10 @@ int cli_chat(int argc, char **argv) {
         if (!line[0]) continue;
         if (!KS_RESERVE(msgs, cap_msgs, n_msgs, 2)) goto nomem;
         msgs[n_msgs++] = (ks_chat_msg){"user", strdup(line)};
-        free(rendered), rendered = NULL;
-        if (ks_chat_render(m->chat_template, msgs, n_msgs, true, &rendered, &err)) goto fail;
         free(ids), ids = NULL;
-        size_t n_ids = 0;
-        /* templates that emit the BOS text themselves (Llama-2/3, Gemma) must not get a second one */
-        bool add_bos = ks_tokenizer_add_bos(m->tok);
-        if (add_bos && ks_tokenizer_bos(m->tok) >= 0) {
-            size_t bl = 0;
-            const char *bt = ks_token_text(m->tok, ks_tokenizer_bos(m->tok), &bl);
-            if (bt && bl && !strncmp(rendered, bt, bl)) add_bos = false;
-        }
-        if (ks_tokenize(m->tok, rendered, strlen(rendered), add_bos, true, &ids, &n_ids, &err)) goto fail;
+        size_t n_ids = 0; /* message content is plain text unless --parse-special */
+        if (ks_chat_tokenize(m->tok, m->chat_template, msgs, n_msgs, true, o.parse_special, &ids, &n_ids, &err))
+            goto fail;
         if ((int64_t)n_ids + 1 >= cp.n_ctx) {
             ks_err_set(&err, KS_ERR_LIMIT, "conversation of %zu tokens fills the context (%lld); restart or raise -c",
                        n_ids, (long long)cp.n_ctx);
@@ -134,7 +126,7 @@ fail:
     rc = cli_fail(&err);
 done:
     for (size_t i = 0; i < n_msgs; i++) free((char *)msgs[i].content);
-    free(msgs), free(line), free(rendered), free(ids), free(cached);
+    free(msgs), free(line), free(ids), free(cached);
     ks_sampler_free(smpl);
     ks_context_free(ctx);
     ks_model_free(m);

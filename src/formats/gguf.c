@@ -4,8 +4,9 @@
  * Invariants after gguf_open_*: every string lies inside the file; every array
  * of fixed-size elements fits in the file; every tensor has 1..4 dims, a known
  * type, ne[0] a multiple of its block size, an element count that does not
- * overflow, an aligned offset, and data inside the file. Keys and tensor names
- * are unique.
+ * overflow, an aligned offset, and data inside the file, not overlapping any
+ * other tensor's (aliased tensors would let a small file expand into many
+ * copies when weights are repacked). Keys and tensor names are unique.
  */
 #include "formats/gguf.h"
 
@@ -191,6 +192,38 @@ static ks_status check_duplicates(gguf_ctx *c, bool tensors, ks_err *err) {
     return st;
 }
 
+typedef struct tensor_range {
+    uint64_t offset, index;
+} tensor_range;
+
+static int cmp_range(const void *a, const void *b) {
+    const tensor_range *x = a, *y = b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Tensor data ranges must be disjoint: sorted by offset, each ends before the next begins. */
+static ks_status check_overlaps(const gguf_ctx *c, ks_err *err) {
+    if (c->n_tensors < 2) return KS_OK;
+    tensor_range *v = malloc(c->n_tensors * sizeof *v);
+    if (!v) return ks_err_set(err, KS_ERR_NOMEM, "gguf: out of memory");
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < c->n_tensors; i++)
+        if (c->tensors[i].nbytes) v[n++] = (tensor_range){c->tensors[i].offset, i};
+    qsort(v, n, sizeof *v, cmp_range);
+    ks_status st = KS_OK;
+    for (uint64_t i = 1; i < n && !st; i++) {
+        const gguf_tensor_info *a = &c->tensors[v[i - 1].index], *b = &c->tensors[v[i].index];
+        if (a->offset + a->nbytes <= b->offset) continue;
+        st = ks_err_set(err, KS_ERR_FORMAT, "gguf: tensors '%.*s' [%llu, %llu) and '%.*s' [%llu, %llu) overlap",
+                        (int)(a->name.len > 100 ? 100 : a->name.len), a->name.ptr, (unsigned long long)a->offset,
+                        (unsigned long long)(a->offset + a->nbytes), (int)(b->name.len > 100 ? 100 : b->name.len),
+                        b->name.ptr, (unsigned long long)b->offset, (unsigned long long)(b->offset + b->nbytes));
+    }
+    free(v);
+    return st;
+}
+
 static ks_status parse_tensor_info(reader *r, gguf_ctx *c, uint64_t i) {
     gguf_tensor_info *t = &c->tensors[i];
     ks_status st;
@@ -198,6 +231,11 @@ static ks_status parse_tensor_info(reader *r, gguf_ctx *c, uint64_t i) {
     snprintf(what, sizeof what, "tensor info %llu", (unsigned long long)i);
     if ((st = rd_str(r, &t->name, what)) || (st = rd(r, &t->n_dims, 4, what))) return st;
     const int nl = (int)(t->name.len > 200 ? 200 : t->name.len);
+    if (t->name.len >= GGUF_MAX_NAME) /* cut to a buffer's size, two long names would look like duplicates */
+        return ks_err_set(r->err, KS_ERR_FORMAT, "gguf: %s: tensor name too long (%llu bytes, at most %d): '%.*s...'",
+                          what, (unsigned long long)t->name.len, GGUF_MAX_NAME - 1, 40, t->name.ptr);
+    if (memchr(t->name.ptr, 0, t->name.len))
+        return ks_err_set(r->err, KS_ERR_FORMAT, "gguf: %s: tensor name '%s' has a NUL byte", what, t->name.ptr);
     if (t->n_dims == 0 || t->n_dims > GGUF_MAX_DIMS)
         return ks_err_set(r->err, KS_ERR_FORMAT, "gguf: tensor '%.*s': n_dims %u not in 1..%d", nl, t->name.ptr, t->n_dims,
                           GGUF_MAX_DIMS);
@@ -262,6 +300,8 @@ static ks_status parse(gguf_ctx *c, ks_err *err) {
         uint32_t type;
         if ((st = rd_str(&r, &kv->key, what))) return st;
         snprintf(key, sizeof key, "%.*s", (int)(kv->key.len > 80 ? 80 : kv->key.len), kv->key.ptr);
+        if (memchr(kv->key.ptr, 0, kv->key.len))
+            return ks_err_set(err, KS_ERR_FORMAT, "gguf: %s ('%s...') has a NUL byte", what, key);
         if ((st = rd(&r, &type, 4, key)) || (st = rd_value(&r, &kv->value, type, 0, key))) return st;
         if (gguf_str_eq(kv->key, "general.alignment")) {
             if (kv->value.type != GGUF_TYPE_UINT32)
@@ -301,7 +341,7 @@ static ks_status parse(gguf_ctx *c, ks_err *err) {
                               (unsigned long long)data_size);
         t->data = c->base + c->data_offset + t->offset;
     }
-    return KS_OK;
+    return check_overlaps(c, err);
 }
 
 ks_status gguf_open_memory(const void *buf, size_t size, gguf_ctx **out, ks_err *err) {
@@ -416,6 +456,10 @@ ks_status gguf_get_str(const gguf_ctx *ctx, const char *key, gguf_str *out, ks_e
     ks_status st = find(ctx, key, &kv, err);
     if (st) return st;
     if (kv->value.type != GGUF_TYPE_STRING) return type_err(key, kv->value.type, "string", err);
+    const char *nul = kv->value.v.str.len ? memchr(kv->value.v.str.ptr, 0, kv->value.v.str.len) : NULL;
+    if (nul) /* read as a C string it would be cut: "llama\0gpt2" would load as llama */
+        return ks_err_set(err, KS_ERR_FORMAT, "gguf: key '%s': string has a NUL byte at offset %lld", key,
+                          (long long)(nul - kv->value.v.str.ptr));
     *out = kv->value.v.str;
     return KS_OK;
 }

@@ -92,6 +92,7 @@ typedef struct gguf_ctx {
 #define GGUF_MAX_KV 1000000ULL
 #define GGUF_MAX_TENSORS 1000000ULL
 #define GGUF_MAX_ARRAY_DEPTH 8
+#define GGUF_MAX_NAME 64 /* tensor names are shorter (llama.cpp's GGML_MAX_NAME); keys and names hold no NUL */
 
 /* Opens and validates a GGUF file (mmap). On success *out is an owned context
  * (free with gguf_close). On failure *out is NULL and err says what and where. */
@@ -105,7 +106,11 @@ const gguf_kv *gguf_find_kv(const gguf_ctx *ctx, const char *key);
 int64_t gguf_find_tensor(const gguf_ctx *ctx, const char *name);
 
 /* Typed getters: return KS_ERR_NOT_FOUND if absent, KS_ERR_FORMAT if the type
- * does not convert (integers convert between widths when the value fits). */
+ * does not convert (integers convert between widths when the value fits).
+ * gguf_get_str also fails (KS_ERR_FORMAT) on a string holding a NUL byte: its
+ * callers use the value as a C string (architecture, tokenizer model, chat
+ * template). Strings in arrays (token texts, merges) are length-counted and
+ * may hold NUL. */
 ks_status gguf_get_u64(const gguf_ctx *ctx, const char *key, uint64_t *out, ks_err *err);
 ks_status gguf_get_i64(const gguf_ctx *ctx, const char *key, int64_t *out, ks_err *err);
 ks_status gguf_get_f64(const gguf_ctx *ctx, const char *key, double *out, ks_err *err);

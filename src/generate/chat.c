@@ -12,37 +12,82 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- output buffer ---- */
+#include "tokenizer/tokenizer.h"
+
+/* ---- output buffer: text, and the spans saying which bytes are message data ---- */
 
 typedef struct sbuf {
     char *data;
     size_t len, cap;
+    ks_chat_span *spans; /* runs of one kind covering data[0, len) in order */
+    size_t n_spans, cap_spans;
     ks_status failed; /* KS_OK, KS_ERR_NOMEM or KS_ERR_LIMIT */
 } sbuf;
 
-static void put_n(sbuf *b, const char *s, size_t n) {
+/* p (cap elements of elem bytes) grown to hold n; NULL (b->failed set, p kept) on overflow or OOM. */
+static void *grow(sbuf *b, void *p, size_t *cap, size_t n, size_t elem) {
+    if (n <= *cap) return p;
+    size_t c = *cap ? *cap : 256;
+    while (c < n) {
+        if (c > SIZE_MAX / 4 / elem) {
+            b->failed = KS_ERR_LIMIT;
+            return NULL;
+        }
+        c *= 2;
+    }
+    void *d = realloc(p, c * elem);
+    if (!d) b->failed = KS_ERR_NOMEM;
+    else *cap = c;
+    return d;
+}
+
+/* Appends n bytes of s; content: message data (never control tokens) rather than template markup. */
+static void put_n(sbuf *b, const char *s, size_t n, bool content) {
     if (b->failed || n == 0) return;
-    if (n > SIZE_MAX / 2 - 1 - b->len) {
+    if (n > SIZE_MAX / 4 - 1 - b->len) {
         b->failed = KS_ERR_LIMIT;
         return;
     }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            b->failed = KS_ERR_NOMEM;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
+    if (!b->n_spans || b->spans[b->n_spans - 1].content != content) {
+        ks_chat_span *sp = grow(b, b->spans, &b->cap_spans, b->n_spans + 1, sizeof *sp);
+        if (!sp) return;
+        b->spans = sp;
+        b->spans[b->n_spans++] = (ks_chat_span){b->len, 0, content};
     }
+    char *d = grow(b, b->data, &b->cap, b->len + n + 1, 1);
+    if (!d) return;
+    b->data = d;
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
+    b->spans[b->n_spans - 1].len += n;
 }
 
-static void put(sbuf *b, const char *s) { put_n(b, s, strlen(s)); }
+static void put(sbuf *b, const char *s) { put_n(b, s, strlen(s), false); }     /* template markup */
+static void put_data(sbuf *b, const char *s) { put_n(b, s, strlen(s), true); } /* message data */
+
+/* A role is written as markup when it is a plain name (letters, digits, '_', '-': no token text of
+ * any family's markup), so "<|" + "user" + "|>" stays one special token; any other role is data. */
+static void put_role(sbuf *b, const char *role) {
+    size_t n = strlen(role), plain = strspn(role, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    put_n(b, role, n, plain != n);
+}
+
+/* Appends src's bytes [lo, hi) with their span kinds. */
+static void put_sbuf(sbuf *b, const sbuf *src, size_t lo, size_t hi) {
+    if (src->failed) b->failed = src->failed;
+    for (size_t i = 0; i < src->n_spans; i++) {
+        const ks_chat_span *sp = &src->spans[i];
+        size_t s0 = sp->off > lo ? sp->off : lo, s1 = sp->off + sp->len < hi ? sp->off + sp->len : hi;
+        if (s0 < s1) put_n(b, src->data + s0, s1 - s0, sp->content);
+    }
+}
+
+static void sbuf_clear(sbuf *b) { b->len = b->n_spans = 0; }
+static void sbuf_free(sbuf *b) {
+    free(b->data);
+    free(b->spans);
+}
 
 /* ---- Python str.strip(): Unicode whitespace at both ends ---- */
 
@@ -67,19 +112,26 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
     return *cp = c, len;
 }
 
-static void put_trimmed(sbuf *b, const char *s) {
+/* [*lo, *hi): s[0, n) without Python-whitespace at both ends. */
+static void strip_range(const char *s, size_t n, size_t *lo, size_t *hi) {
     const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), lo = 0, hi = n;
     uint32_t c;
-    for (size_t k; lo < n && (k = utf8_decode(p + lo, n - lo, &c)) && py_space(c);) lo += k;
-    while (hi > lo) { /* step back to the start of the last character */
-        size_t st = hi - 1;
-        while (st > lo && hi - st < 4 && (p[st] & 0xc0) == 0x80) st--;
-        size_t k = utf8_decode(p + st, hi - st, &c);
-        if (k != hi - st || !py_space(c)) break;
-        hi = st;
+    *lo = 0, *hi = n;
+    for (size_t k; *lo < n && (k = utf8_decode(p + *lo, n - *lo, &c)) && py_space(c);) *lo += k;
+    while (*hi > *lo) { /* step back to the start of the last character */
+        size_t st = *hi - 1;
+        while (st > *lo && *hi - st < 4 && (p[st] & 0xc0) == 0x80) st--;
+        size_t k = utf8_decode(p + st, *hi - st, &c);
+        if (k != *hi - st || !py_space(c)) break;
+        *hi = st;
     }
-    put_n(b, s + lo, hi - lo);
+}
+
+/* message data, strip()ped */
+static void put_trimmed(sbuf *b, const char *s) {
+    size_t lo, hi;
+    strip_range(s, strlen(s), &lo, &hi);
+    put_n(b, s + lo, hi - lo, true);
 }
 
 /* ---- families ---- */
@@ -97,22 +149,22 @@ static bool role_is(const ks_chat_msg *m, const char *r) { return strcmp(m->role
 
 static void render_chatml(const render_in *in, sbuf *b) {
     if (in->n > 0 && !role_is(&in->msgs[0], "system")) {
-        char *sys = ks_chat_default_system(in->tmpl);
+        char *sys = ks_chat_default_system(in->tmpl); /* the template's own text: markup */
         if (sys) {
             put(b, "<|im_start|>system\n"), put(b, sys), put(b, "<|im_end|>\n");
             free(sys);
         }
     }
     for (size_t i = 0; i < in->n; i++)
-        put(b, "<|im_start|>"), put(b, in->msgs[i].role), put(b, "\n"), put(b, content_of(&in->msgs[i])),
+        put(b, "<|im_start|>"), put_role(b, in->msgs[i].role), put(b, "\n"), put_data(b, content_of(&in->msgs[i])),
             put(b, "<|im_end|>\n");
     if (in->add_ass) put(b, "<|im_start|>assistant\n");
 }
 
 static void render_phi4(const render_in *in, sbuf *b) {
     for (size_t i = 0; i < in->n; i++)
-        put(b, "<|im_start|>"), put(b, in->msgs[i].role), put(b, "<|im_sep|>"), put(b, content_of(&in->msgs[i])),
-            put(b, "<|im_end|>");
+        put(b, "<|im_start|>"), put_role(b, in->msgs[i].role), put(b, "<|im_sep|>"),
+            put_data(b, content_of(&in->msgs[i])), put(b, "<|im_end|>");
     if (in->add_ass) put(b, "<|im_start|>assistant<|im_sep|>");
 }
 
@@ -130,10 +182,11 @@ static void render_llama2(const render_in *in, sbuf *b) {
         if (user) put(b, "[INST] ");
         if (i == first && sys) { /* "<<SYS>>\n" + sys + ... + content, then strip(): sys keeps its spaces */
             sbuf tmp = {0};
-            put(&tmp, "<<SYS>>\n"), put(&tmp, sys), put(&tmp, "\n<</SYS>>\n\n"), put(&tmp, content_of(m));
-            if (tmp.failed) b->failed = tmp.failed;
-            else put_trimmed(b, tmp.data ? tmp.data : "");
-            free(tmp.data);
+            put(&tmp, "<<SYS>>\n"), put_data(&tmp, sys), put(&tmp, "\n<</SYS>>\n\n"), put_data(&tmp, content_of(m));
+            size_t lo = 0, hi = 0;
+            if (!tmp.failed) strip_range(tmp.data, tmp.len, &lo, &hi);
+            put_sbuf(b, &tmp, lo, hi);
+            sbuf_free(&tmp);
         } else {
             put_trimmed(b, content_of(m));
         }
@@ -149,33 +202,33 @@ static void render_mistral(const render_in *in, sbuf *b) {
     for (size_t i = 0; i < in->n; i++) {
         const ks_chat_msg *m = &in->msgs[i];
         if (role_is(m, "system")) {
-            put(&sys, content_of(m)), put(&sys, "\n\n");
+            put_data(&sys, content_of(m)), put(&sys, "\n\n");
         } else if (role_is(m, "user")) {
             put(b, "[INST] ");
-            if (sys.len) put_n(b, sys.data, sys.len), sys.len = 0;
-            put(b, content_of(m)), put(b, " [/INST]");
+            put_sbuf(b, &sys, 0, sys.len), sbuf_clear(&sys);
+            put_data(b, content_of(m)), put(b, " [/INST]");
         } else if (role_is(m, "assistant")) {
-            put(b, content_of(m)), put(b, in->eos);
+            put_data(b, content_of(m)), put(b, in->eos);
         }
     }
     if (sys.failed) b->failed = sys.failed;
-    free(sys.data);
+    sbuf_free(&sys);
 }
 
 static void render_mistral_v7(const render_in *in, sbuf *b) {
     put(b, in->bos);
     for (size_t i = 0; i < in->n; i++) {
         const ks_chat_msg *m = &in->msgs[i];
-        if (role_is(m, "system")) put(b, "[SYSTEM_PROMPT] "), put(b, content_of(m)), put(b, "[/SYSTEM_PROMPT]");
-        else if (role_is(m, "user")) put(b, "[INST] "), put(b, content_of(m)), put(b, "[/INST]");
-        else put(b, " "), put(b, content_of(m)), put(b, in->eos);
+        if (role_is(m, "system")) put(b, "[SYSTEM_PROMPT] "), put_data(b, content_of(m)), put(b, "[/SYSTEM_PROMPT]");
+        else if (role_is(m, "user")) put(b, "[INST] "), put_data(b, content_of(m)), put(b, "[/INST]");
+        else put(b, " "), put_data(b, content_of(m)), put(b, in->eos);
     }
 }
 
 static void render_llama3(const render_in *in, sbuf *b) {
     if (in->n > 0) put(b, in->bos);
     for (size_t i = 0; i < in->n; i++) {
-        put(b, "<|start_header_id|>"), put(b, in->msgs[i].role), put(b, "<|end_header_id|>\n\n");
+        put(b, "<|start_header_id|>"), put_role(b, in->msgs[i].role), put(b, "<|end_header_id|>\n\n");
         put_trimmed(b, content_of(&in->msgs[i])), put(b, "<|eot_id|>");
     }
     if (in->add_ass) put(b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
@@ -187,7 +240,7 @@ static void render_zephyr(const render_in *in, sbuf *b) {
     for (size_t i = 0; i < in->n; i++) {
         const ks_chat_msg *m = &in->msgs[i];
         if (role_is(m, "user") || role_is(m, "system") || role_is(m, "assistant"))
-            put(b, "<|"), put(b, m->role), put(b, "|>\n"), put(b, content_of(m)), put(b, in->eos), put(b, "\n");
+            put(b, "<|"), put(b, m->role), put(b, "|>\n"), put_data(b, content_of(m)), put(b, in->eos), put(b, "\n");
         if (i + 1 == in->n && in->add_ass) put(b, "<|assistant|>\n");
     }
 }
@@ -202,23 +255,27 @@ static void render_gemma(const render_in *in, sbuf *b) {
     for (size_t i = 0; i < in->n; i++) {
         const ks_chat_msg *m = &in->msgs[i];
         if (role_is(m, "system") && (!gemma3 || i == 0)) {
-            if (gemma3) put(&sys, content_of(m));
+            if (gemma3) put_data(&sys, content_of(m));
             else put_trimmed(&sys, content_of(m));
             continue;
         }
         const bool ass = role_is(m, "assistant");
-        put(b, "<start_of_turn>"), put(b, ass ? "model" : m->role), put(b, "\n");
-        if (sys.len && (gemma3 || !ass)) put_n(b, sys.data, sys.len), put(b, "\n\n"), sys.len = 0;
+        put(b, "<start_of_turn>");
+        if (ass) put(b, "model");
+        else put_role(b, m->role);
+        put(b, "\n");
+        if (sys.len && (gemma3 || !ass)) put_sbuf(b, &sys, 0, sys.len), put(b, "\n\n"), sbuf_clear(&sys);
         put_trimmed(b, content_of(m)), put(b, "<end_of_turn>\n");
     }
     if (in->add_ass) put(b, "<start_of_turn>model\n");
     if (sys.failed) b->failed = sys.failed;
-    free(sys.data);
+    sbuf_free(&sys);
 }
 
 static void render_phi3(const render_in *in, sbuf *b) {
     for (size_t i = 0; i < in->n; i++)
-        put(b, "<|"), put(b, in->msgs[i].role), put(b, "|>\n"), put(b, content_of(&in->msgs[i])), put(b, "<|end|>\n");
+        put(b, "<|"), put_role(b, in->msgs[i].role), put(b, "|>\n"), put_data(b, content_of(&in->msgs[i])),
+            put(b, "<|end|>\n");
     if (in->add_ass) put(b, "<|assistant|>\n");
 }
 
@@ -296,29 +353,38 @@ static char *literal_text(const char *s, size_t n) {
     return out;
 }
 
+/* Linear in the template's size: a span must end before the next "<|im_start|>",
+ * so the spans tried are disjoint and each byte is scanned a bounded number of
+ * times (a tail search per candidate to the end of the text made a 4 MB template
+ * of repeated heads take 37 s). */
 char *ks_chat_default_system(const char *tmpl) {
-    static const char head[] = "<|im_start|>system", tail[] = "<|im_end|>";
+    static const char start[] = "<|im_start|>", head[] = "<|im_start|>system", tail[] = "<|im_end|>";
     if (!tmpl) return NULL;
-    for (const char *p = strstr(tmpl, head); p; p = strstr(p + 1, head)) {
-        const char *q = p + sizeof head - 1;
+    const char *end = tmpl + strlen(tmpl);
+    for (const char *p = strstr(tmpl, start), *next; p; p = next) {
+        next = strstr(p + 1, start);
+        const char *lim = next ? next : end, *q = p + sizeof head - 1;
+        if (strncmp(p, head, sizeof head - 1) != 0) continue;
         if (*q == '\n') q++;
         else if (q[0] == '\\' && q[1] == 'n') q += 2;
         else continue;
-        const char *e = strstr(q, tail);
-        if (!e) return NULL;
-        if (e == q) continue;
+        if (q > lim) continue;
+        const char *e = memmem(q, (size_t)(lim - q), tail, sizeof tail - 1);
+        if (!e || e == q) continue;
         char *s = literal_text(q, (size_t)(e - q));
         if (s) return s;
     }
     return NULL;
 }
 
-/* ---- entry point ---- */
+/* ---- entry points ---- */
 
-ks_status ks_chat_render(const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs, bool add_assistant, char **out,
-                         ks_err *err) {
+ks_status ks_chat_render_spans(const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs, bool add_assistant,
+                               char **out, ks_chat_span **spans, size_t *n_spans, ks_err *err) {
     if (!out) return ks_err_set(err, KS_ERR_INVALID_ARG, "chat: out is NULL");
     *out = NULL;
+    if (spans) *spans = NULL;
+    if (n_spans) *n_spans = 0;
     if (n_msgs > 0 && !msgs) return ks_err_set(err, KS_ERR_INVALID_ARG, "chat: %zu messages but msgs is NULL", n_msgs);
     for (size_t i = 0; i < n_msgs; i++)
         if (!msgs[i].role) return ks_err_set(err, KS_ERR_INVALID_ARG, "chat: message %zu has no role", i);
@@ -340,10 +406,49 @@ ks_status ks_chat_render(const char *tmpl, const ks_chat_msg *msgs, size_t n_msg
         else b.failed = KS_ERR_NOMEM;
     }
     if (b.failed) {
-        free(b.data);
+        sbuf_free(&b);
         return ks_err_set(err, b.failed, "chat: %s rendering %zu messages",
                           b.failed == KS_ERR_NOMEM ? "out of memory" : "output too large", n_msgs);
     }
     *out = b.data;
+    if (spans) *spans = b.spans;
+    else free(b.spans);
+    if (n_spans) *n_spans = b.n_spans;
     return KS_OK;
+}
+
+ks_status ks_chat_render(const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs, bool add_assistant, char **out,
+                         ks_err *err) {
+    return ks_chat_render_spans(tmpl, msgs, n_msgs, add_assistant, out, NULL, NULL, err);
+}
+
+ks_status ks_chat_tokenize(const struct ks_tokenizer *tok, const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs,
+                           bool add_assistant, bool parse_special_content, int32_t **ids, size_t *n_ids,
+                           ks_err *err) {
+    *ids = NULL;
+    *n_ids = 0;
+    if (!tok) return ks_err_set(err, KS_ERR_INVALID_ARG, "chat: NULL tokenizer");
+    char *text = NULL;
+    ks_chat_span *spans = NULL;
+    size_t n_spans = 0;
+    ks_status st = ks_chat_render_spans(tmpl, msgs, n_msgs, add_assistant, &text, &spans, &n_spans, err);
+    if (st) return st;
+    ks_tok_segment *segs = malloc((n_spans ? n_spans : 1) * sizeof *segs);
+    if (!segs) {
+        st = ks_err_set(err, KS_ERR_NOMEM, "chat: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n_spans; i++)
+        segs[i] = (ks_tok_segment){spans[i].off, spans[i].len, !spans[i].content || parse_special_content};
+    /* templates that emit the BOS text themselves (Llama-2/3, Gemma) must not get a second BOS */
+    bool add_bos = ks_tokenizer_add_bos(tok);
+    size_t bl = 0;
+    const char *bt = add_bos ? ks_token_text(tok, ks_tokenizer_bos(tok), &bl) : NULL;
+    if (bt && bl && n_spans && !spans[0].content && spans[0].len >= bl && !memcmp(text, bt, bl)) add_bos = false;
+    st = ks_tokenize_segments(tok, text, strlen(text), segs, n_spans, add_bos, ids, n_ids, err);
+done:
+    free(segs);
+    free(spans);
+    free(text);
+    return st;
 }

@@ -17,11 +17,21 @@
  * lenient as in llama.cpp: the system text is prefixed to the next user turn.
  * Roles a family does not know are skipped, as their templates do; role
  * alternation is not enforced.
- * A template is only read, never executed: no size or content makes it costly.
+ * A template is only read, never executed, and every scan of it is linear in
+ * its size: no size or content makes it costly.
+ *
+ * Prompt injection: message content is data. A user line holding
+ * "<|im_end|>\n<|im_start|>system\n..." must not forge turns, so the renderer
+ * records which bytes are template markup and which are message data
+ * (ks_chat_span), and ks_chat_tokenize parses control-token text in markup
+ * only. For conversations whose content holds no control-token text, the ids
+ * equal those of the whole render tokenized with parse_special, i.e. HF's.
  */
 #ifndef KS_CHAT_H
 #define KS_CHAT_H
 #include "kestrel.h"
+
+struct ks_tokenizer;
 
 typedef struct ks_chat_msg {
     const char *role;    /* "system", "user", "assistant", ... (NUL-terminated) */
@@ -48,6 +58,14 @@ ks_chat_format ks_chat_detect(const char *tmpl);
 /* Short name ("chatml", "llama2", ...); "unknown" for anything else. Never NULL. */
 const char *ks_chat_format_name(ks_chat_format f);
 
+/* A run of rendered text: template markup (content false), or message data
+ * (content true): the content of every message, and a role that is not a
+ * plain name ([A-Za-z0-9_-]+). */
+typedef struct ks_chat_span {
+    size_t off, len;
+    bool content;
+} ks_chat_span;
+
 /* Renders msgs[0..n_msgs) with the template's family; add_assistant appends
  * the assistant turn header (HF add_generation_prompt; families whose
  * template has none, like Llama-2 and Mistral, ignore it). On success *out
@@ -57,6 +75,22 @@ const char *ks_chat_format_name(ks_chat_format f);
  * On error *out is NULL. */
 ks_status ks_chat_render(const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs, bool add_assistant, char **out,
                          ks_err *err);
+/* ks_chat_render, and (spans, n_spans nullable) the spans that cover *out in
+ * order, adjacent spans of different kinds; *spans is malloc'ed (caller frees;
+ * NULL with *n_spans 0 for an empty render). On error both are NULL/0. */
+ks_status ks_chat_render_spans(const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs, bool add_assistant,
+                               char **out, ks_chat_span **spans, size_t *n_spans, ks_err *err);
+
+/* Renders the conversation and tokenizes it for tok: control-token text
+ * becomes control tokens in the template's markup only; message data is plain
+ * text unless parse_special_content (the CLI's --parse-special). BOS is added
+ * when tok adds one, unless the render's markup begins with its text (templates
+ * that emit bos_token); EOS as the tokenizer's add_eos says. On success *ids
+ * is malloc'ed (caller frees) with *n_ids entries; errors as ks_chat_render
+ * and ks_tokenize, with *ids NULL. */
+ks_status ks_chat_tokenize(const struct ks_tokenizer *tok, const char *tmpl, const ks_chat_msg *msgs, size_t n_msgs,
+                           bool add_assistant, bool parse_special_content, int32_t **ids, size_t *n_ids,
+                           ks_err *err);
 
 /* The system message the template inserts when a conversation has none,
  * read from its text (a literal "<|im_start|>system\n...<|im_end|>" span, as

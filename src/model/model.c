@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "formats/gguf.h"
+#include "model/hparams_check.h"
 #include "tokenizer/tokenizer.h"
 
 static const ks_arch arch_table[] = {
@@ -155,6 +156,7 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
                         "%s: bad magic %02x%02x%02x%02x: not a GGUF file (llama2.c checkpoints need --tokenizer)", path,
                         magic[0], magic[1], magic[2], magic[3]);
     }
+    if (!st && ks_model_has_weights(m)) st = ks_hparams_check(&m->hp, m->arch ? m->arch->name : NULL, err);
     if (st) {
         ks_model_free(m);
         return st;

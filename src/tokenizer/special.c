@@ -6,7 +6,15 @@
  * splits every remaining text fragment at all its occurrences. Control and
  * unknown tokens are only matched when parse_special; user-defined tokens are
  * always matched (HF tokenizers' added tokens behave the same way).
+ *
+ * ks_tokenize_segments starts the partition from one fragment per segment,
+ * each with its own parse_special, so control text is never matched in a
+ * segment that forbids it nor across a boundary; afterwards raw fragments
+ * that touch are joined again, so the text between two special tokens is
+ * pre-tokenized and merged as one piece, exactly as ks_tokenize of the whole
+ * text would (the same ids when no control text lies in a forbidding segment).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +23,7 @@
 typedef struct frag {
     int32_t token; /* -1: raw text [off, off + len) */
     size_t off, len;
+    bool parse_special; /* raw text: control/unknown token text may be matched in it */
 } frag;
 
 typedef struct frags {
@@ -22,28 +31,31 @@ typedef struct frags {
     size_t n, cap;
 } frags;
 
-static ks_status frags_push(frags *f, int32_t token, size_t off, size_t len) {
+static ks_status frags_push(frags *f, int32_t token, size_t off, size_t len, bool parse_special) {
     if (f->n == f->cap) {
+        if (f->cap > SIZE_MAX / 2 / sizeof *f->v) return KS_ERR_NOMEM;
         size_t cap = f->cap ? f->cap * 2 : 16;
         frag *v = realloc(f->v, cap * sizeof *v);
         if (!v) return KS_ERR_NOMEM;
         f->v = v;
         f->cap = cap;
     }
-    f->v[f->n++] = (frag){token, off, len};
+    f->v[f->n++] = (frag){token, off, len, parse_special};
     return KS_OK;
 }
 
-/* Splits the text fragments of *cur at every occurrence of token id. */
+/* Splits the text fragments of *cur at every occurrence of token id (control
+ * and unknown tokens: only in fragments that allow parsing specials). */
 static ks_status split_on(const ks_tokenizer *tok, const char *text, int32_t id, frags *cur, frags *next) {
     size_t tl;
     const char *t = strtab_str(&tok->strs, id, &tl);
+    const bool control = tok->attr[id] == KS_TOKATTR_CONTROL || tok->attr[id] == KS_TOKATTR_UNKNOWN;
     ks_status st = KS_OK;
     next->n = 0;
     for (size_t i = 0; i < cur->n && !st; i++) {
         frag f = cur->v[i];
-        if (f.token >= 0 || f.len < tl) {
-            st = frags_push(next, f.token, f.off, f.len);
+        if (f.token >= 0 || f.len < tl || (control && !f.parse_special)) {
+            st = frags_push(next, f.token, f.off, f.len, f.parse_special);
             continue;
         }
         size_t pos = f.off, end = f.off + f.len;
@@ -51,22 +63,30 @@ static ks_status split_on(const ks_tokenizer *tok, const char *text, int32_t id,
             const char *m = memmem(text + pos, end - pos, t, tl);
             if (!m) break;
             size_t mo = (size_t)(m - text);
-            if (mo > pos) st = frags_push(next, -1, pos, mo - pos);
-            if (!st) st = frags_push(next, id, 0, 0);
+            if (mo > pos) st = frags_push(next, -1, pos, mo - pos, f.parse_special);
+            if (!st) st = frags_push(next, id, 0, 0, false);
             pos = mo + tl;
         }
-        if (!st && pos < end) st = frags_push(next, -1, pos, end - pos);
+        if (!st && pos < end) st = frags_push(next, -1, pos, end - pos, f.parse_special);
     }
     return st;
 }
 
-static ks_status partition(const ks_tokenizer *tok, const char *text, size_t len, bool parse_special, frags *out) {
+/* Partitions text into special tokens and raw fragments, starting from one
+ * fragment per segment. */
+static ks_status partition(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
+                           size_t n_segs, frags *out) {
     frags tmp = {0};
-    ks_status st = frags_push(out, -1, 0, len);
+    ks_status st = KS_OK;
+    bool any_parse = false;
+    for (size_t i = 0; i < n_segs && !st; i++) {
+        if (segs[i].len) st = frags_push(out, -1, segs[i].off, segs[i].len, segs[i].parse_special);
+        any_parse |= segs[i].parse_special;
+    }
     for (size_t k = 0; k < tok->n_special && !st; k++) {
         int32_t id = tok->special[k];
         int32_t a = tok->attr[id];
-        if (!parse_special && (a == KS_TOKATTR_CONTROL || a == KS_TOKATTR_UNKNOWN)) continue;
+        if (!any_parse && (a == KS_TOKATTR_CONTROL || a == KS_TOKATTR_UNKNOWN)) continue;
         size_t tl;
         const char *t = strtab_str(&tok->strs, id, &tl);
         if (tl == 0 || tl > len || !memmem(text, len, t, tl)) continue; /* cheap common case */
@@ -79,15 +99,40 @@ static ks_status partition(const ks_tokenizer *tok, const char *text, size_t len
     return st;
 }
 
+/* Segments must cover text[0, len) in order. */
+static ks_status check_segments(const char *text, size_t len, const ks_tok_segment *segs, size_t n_segs,
+                                ks_err *err) {
+    if (!text && len) return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: NULL text");
+    if (n_segs && !segs) return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: %zu segments but NULL", n_segs);
+    size_t pos = 0;
+    for (size_t i = 0; i < n_segs; i++) {
+        if (segs[i].off != pos || segs[i].len > len - pos)
+            return ks_err_set(err, KS_ERR_INVALID_ARG,
+                              "ks_tokenize: segment %zu [%zu, +%zu) does not continue at %zu within %zu bytes", i,
+                              segs[i].off, segs[i].len, pos, len);
+        pos += segs[i].len;
+    }
+    if (pos != len)
+        return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: segments cover %zu of %zu bytes", pos, len);
+    return KS_OK;
+}
+
 ks_status ks_tokenize(const ks_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
                       int32_t **ids, size_t *n_ids, ks_err *err) {
+    const ks_tok_segment all = {0, len, parse_special};
+    return ks_tokenize_segments(tok, text, len, &all, 1, add_special, ids, n_ids, err);
+}
+
+ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
+                               size_t n_segs, bool add_special, int32_t **ids, size_t *n_ids, ks_err *err) {
     *ids = NULL;
     *n_ids = 0;
-    if (!tok || (!text && len)) return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: NULL tokenizer or text");
+    if (!tok) return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: NULL tokenizer");
+    ks_status st = check_segments(text, len, segs, n_segs, err);
+    if (st) return st;
     frags fr = {0};
     tok_ids out = {0};
-    ks_status st = KS_OK;
-    if (len && (st = partition(tok, text, len, parse_special, &fr))) goto nomem;
+    if (len && (st = partition(tok, text, len, segs, n_segs, &fr))) goto nomem;
     if (add_special && tok->add_bos && tok->bos >= 0 && (st = ids_push(&out, tok->bos))) goto nomem;
     bool prev_special = true; /* SPM: the first fragment and those after a special token get the prefix */
     for (size_t i = 0; i < fr.n; i++) {
@@ -97,8 +142,10 @@ ks_status ks_tokenize(const ks_tokenizer *tok, const char *text, size_t len, boo
             prev_special = true;
             continue;
         }
-        if (tok->type == KS_TOK_BPE) st = bpe_encode(tok, text + f->off, f->len, &out, err);
-        else st = spm_encode(tok, text + f->off, f->len, tok->add_space_prefix && prev_special, &out, err);
+        size_t run = f->len; /* raw text continuing in the next segment is one piece */
+        while (i + 1 < fr.n && fr.v[i + 1].token < 0 && fr.v[i + 1].off == f->off + run) run += fr.v[++i].len;
+        if (tok->type == KS_TOK_BPE) st = bpe_encode(tok, text + f->off, run, &out, err);
+        else st = spm_encode(tok, text + f->off, run, tok->add_space_prefix && prev_special, &out, err);
         if (st) goto fail;
         prev_special = false;
     }

@@ -50,6 +50,22 @@ void ks_tokenizer_free(ks_tokenizer *tok);
 ks_status ks_tokenize(const ks_tokenizer *tok, const char *text, size_t len, bool add_special,
                       bool parse_special, int32_t **ids, size_t *n_ids, ks_err *err);
 
+/* A byte range of the text to tokenize and whether control/unknown token text
+ * may be matched inside it (user-defined tokens always are). */
+typedef struct ks_tok_segment {
+    size_t off, len;
+    bool parse_special;
+} ks_tok_segment;
+/* ks_tokenize with parse_special decided per segment; segs[0..n_segs) must
+ * cover text[0, len) in order (else KS_ERR_INVALID_ARG). A special token is
+ * matched only inside one segment, never across a boundary; raw text running
+ * across boundaries is tokenized as one piece, so the ids equal ks_tokenize's
+ * with parse_special whenever no control-token text lies in, or straddles into,
+ * a segment without parse_special. Chat uses it to keep message content from
+ * becoming control tokens (ks_chat_tokenize). */
+ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
+                               size_t n_segs, bool add_special, int32_t **ids, size_t *n_ids, ks_err *err);
+
 /* Bytes of one token as it appears in decoded text (byte tokens give their byte,
  * U+2581 becomes space, byte-level BPE is unmapped; control tokens give "" unless
  * render_special, which gives their text). Returns a borrowed pointer valid

@@ -11,6 +11,7 @@
  * tokenizer.bin layout (llama2.c): i32 max_token_length, then vocab_size x
  * { f32 score | i32 len | len bytes }. Ids 0/1/2 are <unk>/<s>/</s>.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -417,15 +418,68 @@ static ks_status get_str_arr(const gguf_ctx *g, const char *key, const gguf_valu
     return KS_OK;
 }
 
-static void get_id(const gguf_ctx *g, const char *key, int32_t n_vocab, int32_t *id) {
-    if (*id >= n_vocab) *id = -1; /* default out of range: disabled */
-    uint64_t v;
-    if (gguf_get_u64(g, key, &v, NULL) == KS_OK && v < (uint64_t)n_vocab) *id = (int32_t)v;
+/* Special-token id keys (llama.cpp's LLM_KV_TOKENIZER_*_ID): every one present must be an
+ * integer inside the vocabulary, even those Kestrel does not use (llama.cpp warns and ignores an
+ * out-of-range id; an error says which file is broken). field: offset in ks_tokenizer, or 0. */
+static const struct special_key {
+    const char *key;
+    size_t field;
+} special_keys[] = {
+    {"tokenizer.ggml.bos_token_id", offsetof(ks_tokenizer, bos)},
+    {"tokenizer.ggml.eos_token_id", offsetof(ks_tokenizer, eos)},
+    {"tokenizer.ggml.eot_token_id", offsetof(ks_tokenizer, eot)},
+    {"tokenizer.ggml.eom_token_id", offsetof(ks_tokenizer, eom)},
+    {"tokenizer.ggml.unknown_token_id", offsetof(ks_tokenizer, unk)},
+    {"tokenizer.ggml.padding_token_id", offsetof(ks_tokenizer, pad)},
+    {"tokenizer.ggml.seperator_token_id", 0}, /* sic, as llama.cpp spells it */
+    {"tokenizer.ggml.cls_token_id", 0},
+    {"tokenizer.ggml.mask_token_id", 0},
+    {"tokenizer.ggml.prefix_token_id", 0},
+    {"tokenizer.ggml.suffix_token_id", 0},
+    {"tokenizer.ggml.middle_token_id", 0},
+    {"tokenizer.ggml.fim_pre_token_id", 0},
+    {"tokenizer.ggml.fim_suf_token_id", 0},
+    {"tokenizer.ggml.fim_mid_token_id", 0},
+    {"tokenizer.ggml.fim_pad_token_id", 0},
+    {"tokenizer.ggml.fim_rep_token_id", 0},
+    {"tokenizer.ggml.fim_sep_token_id", 0},
+};
+
+/* Reads every special-token id the file declares; defaults out of range become -1 (disabled). */
+static ks_status get_ids(ks_tokenizer *tok, const gguf_ctx *g, ks_err *err) {
+    for (size_t i = 0; i < sizeof special_keys / sizeof special_keys[0]; i++) {
+        const char *key = special_keys[i].key;
+        int32_t *id = special_keys[i].field ? (int32_t *)((char *)tok + special_keys[i].field) : NULL;
+        if (id && *id >= tok->n_vocab) *id = -1;
+        const gguf_kv *kv = gguf_find_kv(g, key);
+        if (!kv) continue;
+        int64_t v;
+        uint64_t u;
+        if (gguf_get_i64(g, key, &v, NULL) == KS_OK) {
+            if (v < 0 || v >= tok->n_vocab)
+                return ks_err_set(err, KS_ERR_FORMAT, "tokenizer: %s = %lld is outside the vocabulary [0, %d)", key,
+                                  (long long)v, (int)tok->n_vocab);
+            if (id) *id = (int32_t)v;
+        } else if (gguf_get_u64(g, key, &u, NULL) == KS_OK) {
+            return ks_err_set(err, KS_ERR_FORMAT, "tokenizer: %s = %llu is outside the vocabulary [0, %d)", key,
+                              (unsigned long long)u, (int)tok->n_vocab);
+        } else {
+            return ks_err_set(err, KS_ERR_FORMAT, "tokenizer: %s has type %s, expected an integer token id", key,
+                              gguf_type_name(kv->value.type));
+        }
+    }
+    return KS_OK;
 }
 
-static void get_flag(const gguf_ctx *g, const char *key, bool *flag) {
-    bool b;
-    if (gguf_get_bool(g, key, &b, NULL) == KS_OK) *flag = b;
+/* A flag the file may set; a value that is not a bool is an error, as in llama.cpp. */
+static ks_status get_flag(const gguf_ctx *g, const char *key, bool *flag, ks_err *err) {
+    const gguf_kv *kv = gguf_find_kv(g, key);
+    if (!kv) return KS_OK;
+    if (kv->value.type != GGUF_TYPE_BOOL)
+        return ks_err_set(err, KS_ERR_FORMAT, "tokenizer: %s has type %s, expected bool", key,
+                          gguf_type_name(kv->value.type));
+    *flag = kv->value.v.u64 != 0;
+    return KS_OK;
 }
 
 /* Reads tokens, scores and token types into tok (already allocated). */
@@ -485,16 +539,20 @@ static ks_status load_merges(ks_tokenizer *tok, const gguf_value *merges, ks_err
 ks_status ks_tokenizer_from_gguf(const struct gguf_ctx *g, ks_tokenizer **out, ks_err *err) {
     *out = NULL;
     gguf_str model = {0}, pre = {0};
-    ks_status st = gguf_get_str(g, "tokenizer.ggml.model", &model, NULL);
-    if (st) return ks_err_set(err, st == KS_ERR_NOT_FOUND ? st : KS_ERR_FORMAT, "tokenizer: tokenizer.ggml.model %s",
-                              st == KS_ERR_NOT_FOUND ? "missing" : "is not a string");
+    ks_status st = gguf_get_str(g, "tokenizer.ggml.model", &model, err);
+    if (st == KS_ERR_NOT_FOUND) return ks_err_set(err, st, "tokenizer: tokenizer.ggml.model missing");
+    if (st) return st; /* not a string, or one with a NUL byte */
     ks_tok_type type;
     if (gguf_str_eq(model, "llama")) type = KS_TOK_SPM;
     else if (gguf_str_eq(model, "gpt2")) type = KS_TOK_BPE;
     else
         return ks_err_set(err, KS_ERR_UNSUPPORTED, "tokenizer: model '%.*s' not supported (llama, gpt2)",
                           (int)(model.len > 64 ? 64 : model.len), model.ptr);
-    gguf_get_str(g, "tokenizer.ggml.pre", &pre, NULL);
+    st = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err); /* a bad one must not fall back to "default" */
+    if (st && st != KS_ERR_NOT_FOUND) return st;
+    gguf_str tmpl; /* read by the model as a C string: not a string, or one with a NUL, is an error */
+    st = gguf_get_str(g, "tokenizer.chat_template", &tmpl, err);
+    if (st && st != KS_ERR_NOT_FOUND) return st;
 
     const gguf_value *tokens, *merges = NULL;
     if ((st = get_str_arr(g, "tokenizer.ggml.tokens", &tokens, true, err))) return st;
@@ -522,15 +580,10 @@ ks_status ks_tokenizer_from_gguf(const struct gguf_ctx *g, ks_tokenizer **out, k
         tok->add_bos = true;
         tok->add_space_prefix = true;
     }
-    get_flag(g, "tokenizer.ggml.add_space_prefix", &tok->add_space_prefix);
-    get_id(g, "tokenizer.ggml.bos_token_id", tok->n_vocab, &tok->bos);
-    get_id(g, "tokenizer.ggml.eos_token_id", tok->n_vocab, &tok->eos);
-    get_id(g, "tokenizer.ggml.eot_token_id", tok->n_vocab, &tok->eot);
-    get_id(g, "tokenizer.ggml.eom_token_id", tok->n_vocab, &tok->eom);
-    get_id(g, "tokenizer.ggml.unknown_token_id", tok->n_vocab, &tok->unk);
-    get_id(g, "tokenizer.ggml.padding_token_id", tok->n_vocab, &tok->pad);
-    get_flag(g, "tokenizer.ggml.add_bos_token", &tok->add_bos);
-    get_flag(g, "tokenizer.ggml.add_eos_token", &tok->add_eos);
+    if ((st = get_flag(g, "tokenizer.ggml.add_space_prefix", &tok->add_space_prefix, err)) ||
+        (st = get_ids(tok, g, err)) || (st = get_flag(g, "tokenizer.ggml.add_bos_token", &tok->add_bos, err)) ||
+        (st = get_flag(g, "tokenizer.ggml.add_eos_token", &tok->add_eos, err)))
+        goto fail;
     if ((tok->add_bos && tok->bos < 0) || (tok->add_eos && tok->eos < 0)) {
         st = ks_err_set(err, KS_ERR_FORMAT, "tokenizer: add_%s_token is set but the token id is missing",
                         tok->add_bos && tok->bos < 0 ? "bos" : "eos");
