@@ -44,7 +44,9 @@ ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, cons
     if (n_tokens > n_ctx)
         return ks_err_set(err, KS_ERR_LIMIT, "prompt of %lld tokens exceeds the context of %lld", (long long)n_tokens,
                           (long long)n_ctx);
-    const int64_t n_predict = ks_gen_max_tokens(gp->n_predict, n_ctx, n_tokens);
+    const bool shift = gp->context_shift && gp->n_keep >= 0 && gp->n_keep < n_ctx - 2;
+    const int64_t n_predict = shift ? (gp->n_predict < 0 ? n_ctx : gp->n_predict)
+                                    : ks_gen_max_tokens(gp->n_predict, n_ctx, n_tokens);
     const bool cut = gp->n_predict < 0 || gp->n_predict > n_predict; /* the context, not -n, is the limit */
     const size_t cap = ks_tokenizer_max_piece_len(m->tok) + sizeof ((ks_detok_stream *)0)->pending;
     char *buf = malloc(cap);
@@ -74,11 +76,17 @@ ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, cons
         stop_cb = emit(&ds, m->tok, id, buf, cap, on_text, ud);
         prev = id;
         if (stop_cb || i + 1 == n_predict) break;
+        if (shift && pos >= n_ctx) { /* drop the oldest half after n_keep; keys are re-rotated */
+            const int64_t n_discard = (pos - gp->n_keep) / 2;
+            ks_seq_rm(ctx, 0, (int32_t)gp->n_keep, (int32_t)(gp->n_keep + n_discard));
+            ks_seq_add(ctx, 0, (int32_t)(gp->n_keep + n_discard), -1, (int32_t)-n_discard);
+            pos -= n_discard, st.n_discarded += n_discard;
+        }
         s = ks_decode(ctx, &id, 1, pos++, false, err);
     }
     if (!s) emit(&ds, m->tok, -1, buf, cap, on_text, ud);
     free(buf);
-    st.stopped_ctx = !s && cut && !st.stopped_eog && !stop_cb && st.n_gen == n_predict;
+    st.stopped_ctx = !shift && !s && cut && !st.stopped_eog && !stop_cb && st.n_gen == n_predict;
     st.t_gen_s = ks_time_s() - t1;
     if (stats) *stats = st;
     return s;
