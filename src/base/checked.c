@@ -10,9 +10,9 @@ bool ks_reserve_impl(void *pdata, size_t *cap, size_t len, size_t extra, size_t 
     if (need <= *cap) return true;
     size_t nc = *cap < 16 ? 16 : *cap;
     while (nc < need) nc = nc > SIZE_MAX / 2 ? need : nc * 2;
-    if (!ks_mul_size(nc, elem_size, &bytes)) {
+    if (!ks_mul_size(nc, elem_size, &bytes) || bytes > PTRDIFF_MAX) {
         nc = need; /* doubling overshot: the exact size may still fit */
-        if (!ks_mul_size(nc, elem_size, &bytes)) return false;
+        if (!ks_mul_size(nc, elem_size, &bytes) || bytes > PTRDIFF_MAX) return false; /* no object is larger */
     }
     void *old;
     memcpy(&old, pdata, sizeof old);

@@ -22,7 +22,7 @@ static inline bool ks_add_i64(int64_t a, int64_t b, int64_t *out) { return !__bu
 /* Makes room for len + extra elements of elem_size bytes in the malloc'ed array
  * *(void **)pdata of capacity *cap elements, by doubling (at least 16 elements).
  * Returns true with the array grown (or already large enough); false if a size
- * overflows or realloc fails, leaving the array and *cap unchanged (still owned
+ * overflows, exceeds PTRDIFF_MAX or realloc fails, leaving the array and *cap unchanged (still owned
  * by the caller). pdata is the address of the caller's pointer (any object type). */
 bool ks_reserve_impl(void *pdata, size_t *cap, size_t len, size_t extra, size_t elem_size);
 /* KS_RESERVE(ptr, cap, len, extra): ks_reserve_impl for a typed pointer variable ptr */
