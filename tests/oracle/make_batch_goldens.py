@@ -49,7 +49,8 @@ PROMPTS = [  # (text, n_gen): lengths 3 .. ~60 tokens; two sequences stop early 
 
 @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 def quiet(level, text, user_data):
-    pass
+    if level == 4 and os.environ.get("KS_ORACLE_LOG"):  # GGML_LOG_LEVEL_ERROR
+        sys.stderr.write(text.decode(errors="replace"))
 
 
 def log_softmax(x):
@@ -81,8 +82,9 @@ class Ctx:
             b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = tok, pos, 1, want
             b.seq_id[i][0] = seq
         b.n_tokens = len(items)
-        if L.llama_decode(self.ctx, b) != 0:
-            sys.exit("llama_decode failed")
+        rc = L.llama_decode(self.ctx, b)
+        if rc != 0:
+            sys.exit("llama_decode of %d tokens failed: %d" % (len(items), rc))
         n_vocab = self.n_vocab
         out = {}
         for i, (_, _, seq, want) in enumerate(items):
@@ -107,7 +109,7 @@ def tokenize(vocab, text):
 def run(model, vocab, seqs, unified):
     """greedy decoding of the sequences {seq_id: (prompt_ids, n_gen)} together in one context; returns
     {seq_id: {"ids": [...], "rows": [log-softmax per step]}}"""
-    ctx = Ctx(model, max(seqs) + 1 if len(seqs) > 1 else 1, unified)
+    ctx = Ctx(model, max(seqs) + 1, unified)
     ctx.n_vocab = L.llama_vocab_n_tokens(vocab)
     items = [(t, i, s, i == len(p) - 1) for s, (p, _) in sorted(seqs.items()) for i, t in enumerate(p)]
     res = {s: {"ids": [], "rows": []} for s in seqs}
@@ -162,7 +164,7 @@ def main():
     split = run(model, vocab, seqs, False)
     single = {}
     for s in seqs:
-        single.update(run(model, vocab, {s: seqs[s]}, True))
+        single[s] = run(model, vocab, {0: seqs[s]}, True)[0]  # seq id 0 of a one-sequence context
     out = {"model": os.path.basename(MODEL),
            "tool": "llama-cpp-python %s low-level API (llama.cpp vendored)" % L.__version__,
            "command": "python tests/oracle/make_batch_goldens.py",
