@@ -52,16 +52,22 @@ def membw(path):
     return float(out.strip().splitlines()[-1].split()[1])
 
 
-def main():
+def common_args(tool, runs):
+    """the options the side-by-side drivers share: the llama.cpp tool, models, binaries, threads, runs"""
     ap = argparse.ArgumentParser()
-    ap.add_argument("llama_bench")
+    ap.add_argument(tool)
     ap.add_argument("--model", action="append")
     ap.add_argument("--kestrel", default=os.path.join(ROOT, "build", "kestrel"))
     ap.add_argument("--membw", default=os.path.join(ROOT, "build", "membw"))
+    ap.add_argument("-t", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=runs)
+    return ap
+
+
+def main():
+    ap = common_args("llama_bench", 5)
     ap.add_argument("-p", type=int, default=512)
     ap.add_argument("-n", type=int, default=128)
-    ap.add_argument("-t", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
     models = a.model or [os.path.join(ROOT, "cache", "models", "SmolLM2-135M-Instruct.Q4_1.gguf")]
     bw = membw(a.membw)

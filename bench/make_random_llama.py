@@ -1,26 +1,37 @@
 #!/usr/bin/env python3
 """Writes a random-weight LLaMA GGUF (F16) of a given shape, for speed benchmarks only
 (no real model of that size ships on PyPI). Shapes: tinyllama-1.1b (n_embd 2048, 22 layers,
-32 heads, 4 kv heads, ffn 5632, vocab 32000). The tokenizer is the LLaMA SentencePiece
+32 heads, 4 kv heads, ffn 5632, vocab 32000); small-512; and for issue 13's depth and parallel-sequence
+benchmarks (bench/bench_depth.py, bench/bench_batched.py) 4-layer slices of 7B-class models with an
+8192-token context: hd128 (Llama-3-8B / Mistral-7B layers: n_embd 4096, 32 heads x 128, 8 kv heads,
+ffn 14336) and hd256 (n_embd 4096, 16 heads x 256, 8 kv heads, ffn 14336: Gemma-style head size on
+LLaMA layers); head size 64 is SmolLM2-135M itself (cache/models/). The tokenizer is the LLaMA SentencePiece
 vocabulary from ../shared/testdata/tokenizers/ggml-vocab-llama-spm.gguf (32000 tokens).
-Usage: python bench/make_random_llama.py OUT.gguf [--shape tinyllama-1.1b]
-Then: kestrel quantize OUT.gguf OUT-q8_0.gguf Q8_0 (and Q4_0)."""
+Usage: python bench/make_random_llama.py OUT.gguf [--shape tinyllama-1.1b] [--layers N]
+Then: kestrel quantize OUT.gguf OUT-q8_0.gguf Q8_0 (and Q4_0); bash bench/prepare_models.sh does all.
+"""
 import argparse, os
 import numpy as np
 from gguf import GGUFReader, GGUFWriter, GGUFValueType
 
 SHAPES = {"tinyllama-1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_head_kv=4, n_ff=5632, n_vocab=32000, n_ctx=2048),
           # small, with every row length a multiple of 256 (k-quants apply to every matrix)
-          "small-512": dict(n_embd=512, n_layer=8, n_head=8, n_head_kv=4, n_ff=1536, n_vocab=32000, n_ctx=2048)}
+          "small-512": dict(n_embd=512, n_layer=8, n_head=8, n_head_kv=4, n_ff=1536, n_vocab=32000, n_ctx=2048),
+          # issue 13: depth 4096 + generation must fit the context
+          "hd128": dict(n_embd=4096, n_layer=4, n_head=32, n_head_kv=8, n_ff=14336, n_vocab=32000, n_ctx=8192),
+          "hd256": dict(n_embd=4096, n_layer=4, n_head=16, n_head_kv=8, n_ff=14336, n_vocab=32000, n_ctx=8192)}
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--shape", default="tinyllama-1.1b")
+    ap.add_argument("--shape", default="tinyllama-1.1b", choices=sorted(SHAPES))
+    ap.add_argument("--layers", type=int, help="override the shape's layer count")
     a = ap.parse_args()
-    s = SHAPES[a.shape]
+    s = dict(SHAPES[a.shape])
+    if a.layers:
+        s["n_layer"] = a.layers
     vocab = GGUFReader(os.path.join(ROOT, "..", "shared", "testdata", "tokenizers", "ggml-vocab-llama-spm.gguf"))
     w = GGUFWriter(a.out, "llama")
     w.add_name("random " + a.shape)

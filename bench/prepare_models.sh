@@ -6,7 +6,9 @@
 #   (and smollm2-f16);
 #   random TinyLlama-1.1B-shaped LLaMA: random-tinyllama-1.1b-f16 (bench/make_random_llama.py,
 #   needs numpy + gguf), then -q8_0, -q4_0 and -q4_k_m by `kestrel quantize` (the same bytes
-#   and tensor types llama-quantize writes: tests/data/quantize-check.txt).
+#   and tensor types llama-quantize writes: tests/data/quantize-check.txt);
+#   issue 13's depth / parallel-sequence shapes in cache/bench: random-hd128 and random-hd256 (4-layer
+#   slices of 7B-class models, bench/make_random_llama.py), F16 and Q4_0.
 # usage: bash bench/prepare_models.sh [KESTREL (default build/kestrel)] [PYTHON (default .venv/bin/python3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +26,10 @@ q $M/smollm2-f32.gguf $M/smollm2-q6_k.gguf Q6_K
 q $M/random-tinyllama-1.1b-f16.gguf $M/random-tinyllama-1.1b-q8_0.gguf Q8_0
 q $M/random-tinyllama-1.1b-f16.gguf $M/random-tinyllama-1.1b-q4_0.gguf Q4_0
 q $M/random-tinyllama-1.1b-f16.gguf $M/random-tinyllama-1.1b-q4_k_m.gguf Q4_K_M
-ls -la $M
+B=cache/bench
+mkdir -p $B
+for s in hd128 hd256; do
+    [ -s $B/random-$s-f16.gguf ] || "$PY" bench/make_random_llama.py $B/random-$s-f16.gguf --shape $s
+    q $B/random-$s-f16.gguf $B/random-$s-q4_0.gguf Q4_0
+done
+ls -la $M $B
