@@ -106,9 +106,16 @@ ks_status ks_arch_llama_load(ks_model *m, ks_err *err) {
     const int64_t E = hp->n_embd, q_dim = hp->n_head * hp->head_dim, kv_dim = hp->n_head_kv * hp->head_dim;
     if ((st = get_tensor(g, &m->tok_embd, true, E, hp->n_vocab, err, "token_embd.weight")) ||
         (st = get_tensor(g, &m->output_norm, true, E, 1, err, "output_norm.weight")) ||
-        (st = get_tensor(g, &m->output, false, E, hp->n_vocab, err, "output.weight")))
+        (st = get_tensor(g, &m->output, false, E, hp->n_vocab, err, "output.weight")) ||
+        (st = get_tensor(g, &m->rope_freqs, false, hp->n_rot / 2, 1, err, "rope_freqs.weight")))
         return st;
     if (!m->output.data) m->output = m->tok_embd; /* tied embeddings */
+    for (int64_t i = 0; m->rope_freqs.data && i < hp->n_rot / 2; i++) { /* divisors of the rotation angles */
+        const float f = ((const float *)m->rope_freqs.data)[i];
+        if (!(f > 0.0f && f < 1e30f))
+            return ks_err_set(err, KS_ERR_FORMAT, "model: rope_freqs.weight[%lld] = %g is not a positive finite factor",
+                              (long long)i, (double)f);
+    }
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     for (int il = 0; il < hp->n_layer; il++) {

@@ -18,12 +18,14 @@ void ks_rope_tables(const ks_context *c, const int32_t *pos, int64_t n, float *c
     const ks_hparams *hp = &c->m->hp;
     const int64_t half = hp->n_rot / 2;
     const float theta_scale = powf(hp->rope_theta, -2.0f / (float)hp->n_rot);
+    const float *ff = c->m->rope_freqs.data; /* Llama 3 scaling: theta / ff[i], as ggml's freq_factors */
     for (int64_t t = 0; t < n; t++) {
         float *cs = cs_all + t * half, *sn = sn_all + t * half;
         float theta = (float)pos[t];
         for (int64_t i = 0; i < half; i++) {
             /* ggml multiplies theta by theta_scale step by step; run.c uses pos * freq */
             float th = c->m->rope_iterative ? theta : (float)pos[t] * c->inv_freq[i];
+            if (ff) th /= ff[i];
             cs[i] = cosf(th), sn[i] = sinf(th);
             theta *= theta_scale;
         }

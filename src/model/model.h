@@ -62,6 +62,7 @@ typedef struct ks_model {
     ks_tensor tok_embd;    /* [n_embd, n_vocab] */
     ks_tensor pos_embd;    /* [n_embd, n_ctx_train], learned_pos only */
     ks_tensor output_norm, output_norm_b;
+    ks_tensor rope_freqs;  /* [n_rot/2] F32, optional: RoPE frequency divisors (Llama 3 scaling) */
     ks_tensor output;      /* [n_embd, n_vocab]; == tok_embd when tied */
     ks_layer *layers;      /* owned, n_layer */
     struct ks_tokenizer *tok; /* owned; NULL if the file has none */
