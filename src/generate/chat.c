@@ -357,19 +357,32 @@ static char *literal_text(const char *s, size_t n) {
  * so the spans tried are disjoint and each byte is scanned a bounded number of
  * times (a tail search per candidate to the end of the text made a 4 MB template
  * of repeated heads take 37 s). */
+/* First occurrence of needle[0, n) in [p, end), or NULL. Scans with memchr, whose
+ * cost is the bytes it passes: strstr and memmem may look at the whole rest of
+ * the text on every call (sanitizer interceptors do), which in a loop over
+ * occurrences is quadratic. */
+static const char *find(const char *p, const char *end, const char *needle, size_t n) {
+    while (p < end && (size_t)(end - p) >= n) {
+        const char *c = memchr(p, needle[0], (size_t)(end - p) - n + 1);
+        if (!c || !memcmp(c, needle, n)) return c;
+        p = c + 1;
+    }
+    return NULL;
+}
+
 char *ks_chat_default_system(const char *tmpl) {
     static const char start[] = "<|im_start|>", head[] = "<|im_start|>system", tail[] = "<|im_end|>";
     if (!tmpl) return NULL;
     const char *end = tmpl + strlen(tmpl);
-    for (const char *p = strstr(tmpl, start), *next; p; p = next) {
-        next = strstr(p + 1, start);
+    for (const char *p = find(tmpl, end, start, sizeof start - 1), *next; p; p = next) {
+        next = find(p + 1, end, start, sizeof start - 1);
         const char *lim = next ? next : end, *q = p + sizeof head - 1;
         if (strncmp(p, head, sizeof head - 1) != 0) continue;
         if (*q == '\n') q++;
         else if (q[0] == '\\' && q[1] == 'n') q += 2;
         else continue;
         if (q > lim) continue;
-        const char *e = memmem(q, (size_t)(lim - q), tail, sizeof tail - 1);
+        const char *e = find(q, lim, tail, sizeof tail - 1);
         if (!e || e == q) continue;
         char *s = literal_text(q, (size_t)(e - q));
         if (s) return s;
