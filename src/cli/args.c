@@ -70,6 +70,13 @@ static const opt_def opts[] = {
     {"no-mmap", "--no-mmap", T_FLAG, O(no_mmap), 0, 0, "read the weights instead of mapping them"},
     {"no-repack", "--no-repack", T_FLAG, O(no_repack), 0, 0, "keep the file's weight layout"},
     {"f16-exact", "--f16-exact", T_FLAG, O(f16_exact), 0, 0, "F16 weights without BF16 batches"},
+    {"ctk", "-ctk|--cache-type-k", T_STR, O(cache_type_k), 0, 0, "KV cache type for K: f16 (default), f32, q8_0"},
+    {"ctv", "-ctv|--cache-type-v", T_STR, O(cache_type_v), 0, 0, "KV cache type for V (default: as K)"},
+    {"fa", "-fa|--flash-attn", T_FLAG, O(flash_attn), 0, 0,
+     "flash attention (FP32, tiled); default off: llama.cpp's non-flash order, bit for bit"},
+    {"d", "-d|--n-depth", T_I64, O(n_depth), 0, I32, "bench: tokens already in the context before each test"},
+    {"parallel", "--parallel", T_STR, O(parallel), 0, 0,
+     "bench: aggregate speed of N sequences at once, for each N of a list such as 1,2,4,8,16"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -19,10 +19,11 @@ int cli_convert(int argc, char **argv);
 
 /* the options each command accepts (keys of args.c's table), shared with fuzz/fuzz_args.c */
 #define CLI_OPTS_LOAD "m,tokenizer,no-mmap,no-repack,f16-exact"
+#define CLI_OPTS_CACHE ",ctk,ctv,fa"
 #define CLI_OPTS_SAMPLING "temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,frequency-penalty,seed"
-#define CLI_OPTS_GENERATE CLI_OPTS_LOAD ",p,f,n,c,t,no-bos,ignore-eos,max-input," CLI_OPTS_SAMPLING
-#define CLI_OPTS_CHAT CLI_OPTS_LOAD ",system,n,c,t,max-input,parse-special," CLI_OPTS_SAMPLING
-#define CLI_OPTS_BENCH CLI_OPTS_LOAD ",pp,ng,t,r,json"
+#define CLI_OPTS_GENERATE CLI_OPTS_LOAD CLI_OPTS_CACHE ",p,f,n,c,t,no-bos,ignore-eos,max-input," CLI_OPTS_SAMPLING
+#define CLI_OPTS_CHAT CLI_OPTS_LOAD CLI_OPTS_CACHE ",system,n,c,t,max-input,parse-special," CLI_OPTS_SAMPLING
+#define CLI_OPTS_BENCH CLI_OPTS_LOAD CLI_OPTS_CACHE ",pp,ng,t,r,json,d,parallel"
 #define CLI_OPTS_PERPLEXITY CLI_OPTS_LOAD ",f,c,b,t,chunks,max-input"
 #define CLI_OPTS_TOKENIZE "m,tokenizer,p,f,no-bos,parse-special,pieces,max-input"
 
@@ -30,6 +31,9 @@ int cli_convert(int argc, char **argv);
 
 typedef struct cli_opts {
     const char *model, *tokenizer, *prompt, *file, *system, *ids, *out;
+    const char *cache_type_k, *cache_type_v, *parallel; /* -ctk, -ctv, bench --parallel; NULL when not given */
+    int64_t n_depth;   /* bench -d: 0 when not given */
+    bool flash_attn;   /* -fa */
     int64_t n_predict; /* CLI_UNSET, -1 (until the context is full), or >= 0 */
     int64_t n_prompt;  /* bench -p: CLI_UNSET or >= 0 */
     int64_t n_ctx, n_batch, n_chunks, reps, max_input; /* 0 (or -1 for chunks) when not given */
@@ -73,6 +77,8 @@ void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx);
 /* For commands that write files: SIGINT/SIGTERM/SIGHUP remove the temporary outputs
  * (base/outfile.h) before the process ends by the signal; SIGXFSZ is ignored (signals.c). */
 void cli_trap_signals(void);
+/* Applies -t, -ctk, -ctv and -fa to cp. KS_ERR_INVALID_ARG for a cache type other than f32, f16, q8_0. */
+ks_status cli_context_params(const cli_opts *o, ks_context_params *cp, ks_err *err);
 /* Loads the model named by o (prints the error itself; NULL on failure). */
 ks_model *cli_load_model(const cli_opts *o);
 #endif

@@ -133,7 +133,7 @@ int cli_chat(int argc, char **argv) {
     }
     ks_context_params cp = ks_context_default_params();
     cp.n_ctx = o.n_ctx > 0 ? o.n_ctx : (m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096);
-    cp.n_threads = o.threads;
+    if (cli_context_params(&o, &cp, &err)) goto fail;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
     cli_fit_sampler(&o.sp, cp.n_ctx);
     if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;

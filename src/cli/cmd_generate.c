@@ -61,7 +61,7 @@ int cli_generate(int argc, char **argv) {
         cp.n_ctx = n_predict < 0 ? m->hp.n_ctx_train : (int64_t)n_ids + n_predict;
         if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
     }
-    cp.n_threads = o.threads;
+    if (cli_context_params(&o, &cp, &err)) goto fail;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
     cli_fit_sampler(&o.sp, cp.n_ctx);
     if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;

@@ -2,9 +2,11 @@
  * (escaped: messages quote names and strings from files), loading the model. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "tensor/dtype.h"
 
 /* length of the valid UTF-8 character at s[0, n) that is not a C1 control, or 0 */
 static size_t utf8_printable(const unsigned char *s, size_t n) {
@@ -103,4 +105,21 @@ ks_model *cli_load_model(const cli_opts *o) {
 
 void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx) {
     if (n_ctx > 0 && sp->repeat_last_n > n_ctx) sp->repeat_last_n = (int32_t)n_ctx; /* no window is longer */
+}
+
+static ks_status cache_type(const char *name, const char *opt, int32_t *out, ks_err *err) {
+    static const struct { const char *name; int32_t type; } types[] = {
+        {"f32", KS_DTYPE_F32}, {"f16", KS_DTYPE_F16}, {"q8_0", KS_DTYPE_Q8_0}};
+    if (!name) return KS_OK;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcasecmp(name, types[i].name)) return *out = types[i].type, KS_OK;
+    return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: cache type '%.32s' is not f32, f16 or q8_0", opt, name);
+}
+
+ks_status cli_context_params(const cli_opts *o, ks_context_params *cp, ks_err *err) {
+    cp->n_threads = o->threads;
+    cp->flash_attn = o->flash_attn;
+    ks_status st = cache_type(o->cache_type_k, "-ctk", &cp->kv_type, err);
+    if (!st) st = cache_type(o->cache_type_v, "-ctv", &cp->kv_type_v, err);
+    return st;
 }
