@@ -4,19 +4,10 @@ modes and the cache options (-ctk/-ctv q8_0, -fa) run and report what they measu
 one-line errors."""
 import json, os, subprocess, sys
 
+from ks_e2e import check, done
+
 BIN = os.environ["KS_BIN"]
 M = os.path.join(os.environ.get("KS_CACHE_DIR", "cache"), "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-fails = checks = 0
-
-
-def check(ok, msg):
-    global fails, checks
-    checks += 1
-    if not ok:
-        fails += 1
-        print("FAIL:", msg)
-
-
 def bench(*args):
     return subprocess.run([BIN, "bench", "-m", M, "-t", "2", "-r", "1", *args], capture_output=True, text=True,
                           timeout=600)
@@ -37,5 +28,4 @@ for bad in (["-ctk", "q4"], ["--parallel", "0"], ["--parallel", "65"], ["-d", "9
     r = bench("-p", "8", "-n", "2", *bad)
     check(r.returncode not in (0,) and r.returncode > 0 and len(r.stderr.strip().splitlines()) == 1,
           "%s: rc %d, stderr %r" % (bad, r.returncode, r.stderr))
-print("%d passed, %d failed" % (checks - fails, fails))
-sys.exit(1 if fails else 0)
+done()

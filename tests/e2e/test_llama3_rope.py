@@ -8,23 +8,14 @@ llama.cpp's (llama-cpp-python 0.3.36, flash attention off) within TOL = 1e-3 and
 so the test can fail."""
 import base64, hashlib, json, os, subprocess, sys, tempfile
 
+from ks_e2e import check, done
+
 import numpy as np
 
 SRC = os.environ.get("KS_SRC_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ["KS_BIN"]
 TOL_LLAMA, TOL_HF = 1e-3, 5e-3
 g = json.load(open(os.path.join(SRC, "tests", "data", "llama3-rope-goldens.json")))
-fails = checks = 0
-
-
-def check(ok, msg):
-    global fails, checks
-    checks += 1
-    if not ok:
-        fails += 1
-        print("FAIL:", msg)
-
-
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "l3.gguf")
     r = subprocess.run([BIN, "convert", os.path.join(SRC, g["hf_dir"]), out, "--outtype", "f32"], capture_output=True,
@@ -50,5 +41,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check(dh <= TOL_HF, "%s: logits differ from transformers' by %g" % (name, dh))
     print("max |diff| vs llama.cpp %.3g, vs transformers %.3g (scaling ignored would be %.3g)"
           % (worst_l, worst_h, g["sensitivity"]))
-print("%d passed, %d failed" % (checks - fails, fails))
-sys.exit(1 if fails else 0)
+done()
