@@ -96,13 +96,10 @@ static int chunk_weight(const int64_t *start, int64_t i) {
 static void matmul_packed_n(const ks_tensor *const *w, float *const *y, int n, const float *x, int64_t n_tok,
                             void *scratch) {
     const int64_t n_in = w[0]->ne[0];
-    ks_packed_gemm_fn gemm = ks_packed_gemm_avx512();
-    void (*quant)(const float *, void *, int64_t) = gemm ? ks_quantize_act_q8s_avx512 : ks_quantize_act_q8s;
+    ks_packed_gemm_fn gemm = ks_packed_gemm_for(w[0]->type); /* the same for all n (ks_matmul_n) */
+    const ks_packed_quant_fn quant = ks_packed_quant_for(w[0]->type);
     size_t xrb = (size_t)(n_in / 32) * sizeof(ks_block_q8s);
-    if (ks_packed_act_q8_K(w[0]->type)) {
-        quant = gemm ? ks_quantize_act_q8_K_avx512 : ks_q8_K_from_float;
-        xrb = (size_t)ks_dtype_row_bytes(KS_DTYPE_Q8_K, n_in);
-    }
+    if (ks_packed_act_q8_K(w[0]->type)) xrb = (size_t)ks_dtype_row_bytes(KS_DTYPE_Q8_K, n_in);
     if (!gemm) gemm = ks_packed_gemm_ref;
     char *xq = scratch;
 #pragma omp parallel for schedule(static) if (n_tok > 1)
@@ -255,7 +252,8 @@ void ks_matmul_n(const ks_tensor *const *w, float *const *y, int n, const float 
     bool packed = true;
     for (int k = 0; k < n; k++)
         packed = packed && w[k]->packed && ks_packed_record_bytes(w[k]->type) && w[k]->ne[0] == w[0]->ne[0] &&
-                 ks_packed_act_q8_K(w[k]->type) == ks_packed_act_q8_K(w[0]->type);
+                 ks_packed_act_q8_K(w[k]->type) == ks_packed_act_q8_K(w[0]->type) &&
+                 ks_packed_gemm_for(w[k]->type) == ks_packed_gemm_for(w[0]->type);
     if (packed) {
         matmul_packed_n(w, y, n, x, n_tok, scratch);
         return;

@@ -4,6 +4,7 @@
  * tests/unit/test_kernels.c compares them on awkward sizes. */
 #include "base/cpu.h"
 #include "kernels/kernels_impl.h"
+#include "kernels/packed.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -332,6 +333,32 @@ KS_AVX2 static void act_q8_1(const float *x, void *dst, int64_t n) {
     }
 }
 
+/* ks_quantize_act_q8s (packed.h) on AVX2: the same codes and scale as act_q8_0; the sum is
+ * taken over the stored bytes (NaN or infinite inputs store -128, whatever quant32 summed) */
+KS_AVX2 static void act_q8s(const float *x, void *dst, int64_t n) {
+    ks_block_q8s *b = dst;
+    for (int64_t i = 0; i < n / 32; i++) {
+        const float amax = amax32(x + i * 32);
+        const float d = amax / 127.f, id = amax != 0.0f ? 127.f / amax : 0.0f;
+        quant32(x + i * 32, id, b[i].qs);
+        const __m256i q = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+        __m128i t = _mm_add_epi32(_mm256_extracti128_si256(s32, 1), _mm256_castsi256_si128(s32));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(1, 0, 3, 2)));
+        t = _mm_add_epi32(t, _mm_shuffle_epi32(t, _MM_SHUFFLE(2, 3, 0, 1)));
+        const int sum = _mm_cvtsi128_si32(t);
+        b[i].d = _cvtsh_ss(_cvtss_sh(d, 0));
+        b[i].s = sum;
+        b[i].sd = _cvtsh_ss(_cvtss_sh(d * (float)sum, 0));
+        b[i].pad = 0;
+    }
+}
+
+void ks_quantize_act_q8s_avx2(const float *x, void *dst, int64_t n) {
+    if (ks_matmul_avx2_table()) act_q8s(x, dst, n);
+    else ks_quantize_act_q8s(x, dst, n);
+}
+
 KS_AVX2 static void dot_f16(int64_t n, float *out, const void *w, const void *x) {
     const uint16_t *a = w, *b = x;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
@@ -407,4 +434,5 @@ const ks_matmul_traits *ks_matmul_avx2_table(void) {
 }
 #else
 const ks_matmul_traits *ks_matmul_avx2_table(void) { return NULL; }
+void ks_quantize_act_q8s_avx2(const float *x, void *dst, int64_t n) { ks_quantize_act_q8s(x, dst, n); }
 #endif

@@ -41,10 +41,22 @@ void ks_quantize_act_q8s(const float *x, void *dst, int64_t n) {
     }
 }
 
+ks_packed_gemm_fn ks_packed_gemm_for(uint32_t type) {
+    if (!ks_packed_record_bytes(type)) return NULL;
+    if (ks_packed_gemm_avx512()) return ks_packed_gemm_avx512();
+    return type == KS_DTYPE_Q4_0 ? ks_packed_gemm_avx2() : NULL;
+}
+
+ks_packed_quant_fn ks_packed_quant_for(uint32_t type) {
+    const bool avx512 = ks_packed_gemm_avx512() != NULL;
+    if (ks_packed_act_q8_K(type)) return avx512 ? ks_quantize_act_q8_K_avx512 : ks_q8_K_from_float;
+    return avx512 ? ks_quantize_act_q8s_avx512 : ks_quantize_act_q8s_avx2;
+}
+
 size_t ks_matmul_pack_bytes(const ks_tensor *w) {
     const size_t rec = ks_packed_record_bytes(w->type);
     const int64_t bs = ks_packed_block(w->type);
-    if (!ks_packed_gemm_avx512() || !rec || w->ne[1] % KS_PACK_ROWS || w->ne[0] % bs || w->ne[2] != 1 || w->ne[3] != 1) return 0;
+    if (!ks_packed_gemm_for(w->type) || !rec || w->ne[1] % KS_PACK_ROWS || w->ne[0] % bs || w->ne[2] != 1 || w->ne[3] != 1) return 0;
     return (size_t)(w->ne[1] / KS_PACK_ROWS) * (size_t)(w->ne[0] / bs) * rec;
 }
 
@@ -62,7 +74,7 @@ static void pack_q4_K(const ks_tensor *w, int64_t p, int64_t b, uint8_t *o) {
     }
 }
 
-bool ks_matmul_pack_useful(void) { return ks_packed_gemm_avx512() != NULL; }
+bool ks_matmul_pack_useful(void) { return ks_packed_gemm_avx512() != NULL || ks_packed_gemm_avx2() != NULL; }
 
 /* one Q5_0 record: d, the fifth bits as one 64-bit byte mask per nibble vector, the nibbles as Q4_0 */
 static void pack_q5_0(const ks_tensor *w, int64_t p, int64_t b, uint8_t *o) {

@@ -85,6 +85,17 @@ void ks_packed_gemm_ref(uint32_t type, int64_t n_in, const void *packed, int64_t
                         int64_t n_tok, float *y, int64_t ldy);
 /* NULL when the CPU lacks AVX-512 VNNI (or the compiler cannot target it) */
 ks_packed_gemm_fn ks_packed_gemm_avx512(void);
+/* Q4_0 panels by vpmaddubsw (packed_avx2.c); NULL without AVX2+FMA+F16C */
+ks_packed_gemm_fn ks_packed_gemm_avx2(void);
+/* ks_quantize_act_q8s on AVX2, bit-identical (the reference when the CPU lacks AVX2) */
+void ks_quantize_act_q8s_avx2(const float *x, void *dst, int64_t n);
+/* The one choice of packed kernel per weight type on this CPU, made once: AVX-512 VNNI for every
+ * packable type, else AVX2 for Q4_0 (as llama.cpp repacks Q4_0 on AVX2), else NULL (the weight
+ * keeps its row layout and the row kernels of matmul_avx2.c / matmul_ref.c). */
+ks_packed_gemm_fn ks_packed_gemm_for(uint32_t type);
+/* the activation quantizer that goes with ks_packed_gemm_for(type) */
+typedef void (*ks_packed_quant_fn)(const float *x, void *dst, int64_t n);
+ks_packed_quant_fn ks_packed_quant_for(uint32_t type);
 /* ks_quantize_act_q8s / ks_q8_K_from_float, bit-identical; only when ks_packed_gemm_avx512() is non-NULL */
 void ks_quantize_act_q8s_avx512(const float *x, void *dst, int64_t n);
 void ks_quantize_act_q8_K_avx512(const float *x, void *dst, int64_t n);

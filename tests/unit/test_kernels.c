@@ -275,9 +275,9 @@ static float amax_d(const float *v) {
  * reference bit for bit; ks_matmul through the packed path stays within the
  * quantization error of the float product. */
 static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_tok) {
-    if (!ks_matmul_pack_useful()) { /* no packed copies without AVX-512 VNNI */
-        static int said;
-        if (!said++) fprintf(stderr, "packed gemm: not supported by this CPU, not tested\n");
+    if (!ks_packed_gemm_for(type)) { /* rows kept: AVX-512 VNNI packs every type, AVX2 only Q4_0 */
+        static int said[KS_DTYPE_COUNT];
+        if (!said[type]++) fprintf(stderr, "packed gemm %s: rows kept on this CPU, not tested\n", ks_dtype_get(type)->name);
         return;
     }
     const ks_dtype_traits *wt = ks_dtype_get(type);
@@ -347,31 +347,32 @@ static void test_packed(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_to
             order_bad += memcmp(&acc, &y_ref[i * n_out + r], 4) != 0;
         }
     CHECK(order_bad == 0, "packed %s reference differs from the native-order sum in %d outputs", wt->name, order_bad);
-    ks_packed_gemm_fn simd = ks_packed_gemm_avx512();
+    ks_packed_gemm_fn simd = ks_packed_gemm_for(type);
+    const ks_packed_quant_fn squant = ks_packed_quant_for(type);
     if (simd) {
         ks_block_q8s *xs = malloc(sizeof(ks_block_q8s) * nb * n_tok);
-        for (int64_t i = 0; i < n_tok; i++) ks_quantize_act_q8s_avx512(x + i * n_in, xs + i * nb, n_in);
-        CHECK(!memcmp(xs, xq, sizeof(ks_block_q8s) * nb * n_tok), "q8s quantizer avx512 != reference");
+        for (int64_t i = 0; i < n_tok; i++) squant(x + i * n_in, xs + i * nb, n_in);
+        CHECK(!memcmp(xs, xq, sizeof(ks_block_q8s) * nb * n_tok), "q8s quantizer SIMD != reference");
         /* hostile activations (infinities from NaN-free but overflowing weights): same bytes,
          * and the sum is the stored bytes' sum */
         float bad[64];
         for (int j = 0; j < 64; j++) bad[j] = j == 3 ? INFINITY : j == 40 ? -INFINITY : j == 41 ? 3e38f : frand();
         ks_block_q8s r2[2], s2[2];
         ks_quantize_act_q8s(bad, r2, 64);
-        ks_quantize_act_q8s_avx512(bad, s2, 64);
+        squant(bad, s2, 64);
         int sum_ok = 1;
         for (int b = 0; b < 2; b++) {
             int sum = 0;
             for (int j = 0; j < 32; j++) sum += r2[b].qs[j];
             sum_ok &= sum == r2[b].s;
         }
-        CHECK(!memcmp(r2, s2, sizeof r2) && sum_ok, "q8s quantizer on infinities: avx512 != reference or bad sum");
+        CHECK(!memcmp(r2, s2, sizeof r2) && sum_ok, "q8s quantizer on infinities: SIMD != reference or bad sum");
         free(xs);
         /* split rows as two threads would */
         const int64_t mid = (n_out / KS_PACK_ROWS / 2) * KS_PACK_ROWS;
         simd(type, n_in, packed, 0, mid, xq, n_tok, y_simd, n_out);
         simd(type, n_in, packed, mid, n_out, xq, n_tok, y_simd, n_out);
-        CHECK(!memcmp(y_ref, y_simd, n_out * n_tok * 4), "packed %s avx512 != reference (%lldx%lld, %lld tokens)",
+        CHECK(!memcmp(y_ref, y_simd, n_out * n_tok * 4), "packed %s SIMD != reference (%lldx%lld, %lld tokens)",
               wt->name, (long long)n_out, (long long)n_in, (long long)n_tok);
     }
     t.packed = packed;
@@ -395,7 +396,7 @@ static void test_packed_k(uint32_t type, int64_t n_in, int64_t n_out, int64_t n_
     ks_tensor t = {.type = type, .ne = {n_in, n_out, 1, 1}, .row_bytes = (size_t)rb, .data = wq};
     const size_t pb = ks_matmul_pack_bytes(&t);
     if (!pb) {
-        CHECK(!ks_packed_gemm_avx512(), "%s %lldx%lld not packable", ks_dtype_get(type)->name, (long long)n_out, (long long)n_in);
+        CHECK(!ks_packed_gemm_for(type), "%s %lldx%lld not packable", ks_dtype_get(type)->name, (long long)n_out, (long long)n_in);
         goto out;
     }
     void *packed = malloc(pb);
@@ -636,7 +637,8 @@ int main(void) {
     fprintf(stderr, "bf16 gemm: %s\n",
             ks_gemm_bf16_amx() ? "amx-bf16 + avx512-bf16" : ks_gemm_bf16_avx512() ? "avx512-bf16" : "reference only");
     fprintf(stderr, "packed gemm: %s\n",
-            !ks_packed_gemm_avx512()         ? "reference only"
+            ks_packed_gemm_avx2() && !ks_packed_gemm_avx512() ? "avx2 (Q4_0)"
+            : !ks_packed_gemm_avx512()         ? "reference only"
             : ks_cpu_has(KS_CPU_AMX_INT8) ? "avx512-vnni + amx-int8 (Q4_0, Q8_0 batches of 16+)"
                                           : "avx512-vnni");
     test_ops();
