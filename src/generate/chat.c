@@ -458,7 +458,8 @@ ks_status ks_chat_tokenize(const struct ks_tokenizer *tok, const char *tmpl, con
     size_t bl = 0;
     const char *bt = add_bos ? ks_token_text(tok, ks_tokenizer_bos(tok), &bl) : NULL;
     if (bt && bl && n_spans && !spans[0].content && spans[0].len >= bl && !memcmp(text, bt, bl)) add_bos = false;
-    st = ks_tokenize_segments(tok, text, strlen(text), segs, n_spans, add_bos, ids, n_ids, err);
+    /* never EOS, whatever the vocabulary's add_eos_token: the model is to continue the prompt */
+    st = ks_tokenize_segments(tok, text, strlen(text), segs, n_spans, add_bos, false, ids, n_ids, err);
 done:
     free(segs);
     free(spans);

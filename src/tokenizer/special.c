@@ -120,11 +120,11 @@ static ks_status check_segments(const char *text, size_t len, const ks_tok_segme
 ks_status ks_tokenize(const ks_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
                       int32_t **ids, size_t *n_ids, ks_err *err) {
     const ks_tok_segment all = {0, len, parse_special};
-    return ks_tokenize_segments(tok, text, len, &all, 1, add_special, ids, n_ids, err);
+    return ks_tokenize_segments(tok, text, len, &all, 1, add_special, add_special, ids, n_ids, err);
 }
 
 ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
-                               size_t n_segs, bool add_special, int32_t **ids, size_t *n_ids, ks_err *err) {
+                               size_t n_segs, bool add_bos, bool add_eos, int32_t **ids, size_t *n_ids, ks_err *err) {
     *ids = NULL;
     *n_ids = 0;
     if (!tok) return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: NULL tokenizer");
@@ -133,7 +133,7 @@ ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t
     frags fr = {0};
     tok_ids out = {0};
     if (len && (st = partition(tok, text, len, segs, n_segs, &fr))) goto nomem;
-    if (add_special && tok->add_bos && tok->bos >= 0 && (st = ids_push(&out, tok->bos))) goto nomem;
+    if (add_bos && tok->add_bos && tok->bos >= 0 && (st = ids_push(&out, tok->bos))) goto nomem;
     bool prev_special = true; /* SPM: the first fragment and those after a special token get the prefix */
     for (size_t i = 0; i < fr.n; i++) {
         const frag *f = &fr.v[i];
@@ -149,7 +149,7 @@ ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t
         if (st) goto fail;
         prev_special = false;
     }
-    if (add_special && tok->add_eos && tok->eos >= 0 && (st = ids_push(&out, tok->eos))) goto nomem;
+    if (add_eos && tok->add_eos && tok->eos >= 0 && (st = ids_push(&out, tok->eos))) goto nomem;
     size_t n = out.n;
     if (!out.v && (st = ids_push(&out, 0))) goto nomem; /* never return NULL on success */
     free(fr.v);
