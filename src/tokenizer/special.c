@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "tokenizer/tok_impl.h"
 
 typedef struct frag {
@@ -32,14 +33,7 @@ typedef struct frags {
 } frags;
 
 static ks_status frags_push(frags *f, int32_t token, size_t off, size_t len, bool parse_special) {
-    if (f->n == f->cap) {
-        if (f->cap > SIZE_MAX / 2 / sizeof *f->v) return KS_ERR_NOMEM;
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        frag *v = realloc(f->v, cap * sizeof *v);
-        if (!v) return KS_ERR_NOMEM;
-        f->v = v;
-        f->cap = cap;
-    }
+    if (!KS_RESERVE(f->v, f->cap, f->n, 1)) return KS_ERR_NOMEM;
     f->v[f->n++] = (frag){token, off, len, parse_special};
     return KS_OK;
 }

@@ -20,7 +20,8 @@ typedef struct tok_strtab {
     size_t buf_len, buf_cap;
     uint64_t *off; /* n entries */
     uint32_t *len;
-    int32_t n, cap;
+    int32_t n;
+    size_t cap; /* of off and len */
     int32_t *slots; /* -1 empty, else string index; n_slots is a power of two */
     size_t n_slots;
 } tok_strtab;
