@@ -211,6 +211,7 @@ void ks_tokenizer_free(ks_tokenizer *tok) {
     pairmap_free(&tok->merges);
     pretok_free(tok->pre);
     free(tok->special);
+    tok_spx_free(tok->spx);
     free(tok);
 }
 
@@ -381,7 +382,8 @@ ks_status vocab_finish(ks_tokenizer *tok, ks_err *err) {
             tok->special[tok->n_special++] = i;
     }
     free(tmp);
-    if (sort_special(tok)) return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory sorting special tokens");
+    if (sort_special(tok) || tok_spx_build(tok, &tok->spx))
+        return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory indexing special tokens");
     return KS_OK;
 }
 

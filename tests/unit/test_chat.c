@@ -14,6 +14,7 @@
 #include "formats/gguf.h"
 #include "generate/chat.h"
 #include "ks_test.h"
+#include "ks_test_vocab.h"
 #include "base/outfile.h"
 #include "tokenizer/tokenizer.h"
 
@@ -355,13 +356,8 @@ static ks_tokenizer *tok_all_markup(bool add_eos) {
     static char bytes[256][3];
     const char *strs[256 + N_MARKUP];
     int32_t types[256 + N_MARKUP];
-    for (int b = 0, extra = 0; b < 256; b++) {
-        const bool self = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        const unsigned cp = self ? (unsigned)b : 256u + (unsigned)extra++;
-        if (cp < 0x80) bytes[b][0] = (char)cp;
-        else bytes[b][0] = (char)(0xc0 | (cp >> 6)), bytes[b][1] = (char)(0x80 | (cp & 0x3f));
-        strs[b] = bytes[b], types[b] = 1;
-    }
+    ks_test_byte_symbols(bytes, strs);
+    for (int b = 0; b < 256; b++) types[b] = 1;
     for (size_t i = 0; i < N_MARKUP; i++) strs[256 + i] = markup_tokens[i], types[256 + i] = 3;
     char path[] = "/tmp/ks_test_chat_XXXXXX";
     int fd = mkstemp(path);
