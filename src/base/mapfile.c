@@ -14,13 +14,14 @@
 
 ks_status ks_mapfile_open(ks_mapfile *mf, const char *path, ks_err *err) {
     memset(mf, 0, sizeof *mf);
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block the open */
     if (fd < 0)
         return ks_err_set(err, KS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return ks_err_set(err, KS_ERR_IO, "%s: not a regular file", path);
+        return ks_err_set(err, KS_ERR_IO, "%s: %s", path,
+                          S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
     }
     if (st.st_size == 0) {
         close(fd);

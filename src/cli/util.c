@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "tensor/dtype.h"
@@ -59,18 +58,6 @@ int cli_fail_input(const ks_err *err) {
     return cli_fail(&e);
 }
 
-/* KS_OK if path can be a model file: not a folder (a Hugging Face folder gets a hint) */
-static ks_status check_model_path(const char *path, ks_err *err) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return KS_OK; /* the loader reports the rest */
-    char cfg[4096];
-    if (snprintf(cfg, sizeof cfg, "%s/config.json", path) < (int)sizeof cfg && stat(cfg, &st) == 0)
-        return ks_err_set(err, KS_ERR_INVALID_ARG,
-                          "%s: is a directory (a Hugging Face model folder: convert it first with "
-                          "'kestrel convert %s OUT.gguf')", path, path);
-    return ks_err_set(err, KS_ERR_INVALID_ARG, "%s: is a directory", path);
-}
-
 ks_model *cli_load_model(const cli_opts *o) {
     if (!o->model) {
         fprintf(stderr, "kestrel: no model given (-m MODEL)\n");
@@ -78,10 +65,6 @@ ks_model *cli_load_model(const cli_opts *o) {
     }
     ks_err err = {0};
     ks_model *m = NULL;
-    if (check_model_path(o->model, &err) || (o->tokenizer && check_model_path(o->tokenizer, &err))) {
-        cli_fail(&err);
-        return NULL;
-    }
     /* KS_REPACK=0 / KS_NO_MMAP=1 / KS_F16_EXACT=1 in the environment: the same as the flags (scripts, tests) */
     const char *env_repack = getenv("KS_REPACK"), *env_mmap = getenv("KS_NO_MMAP"),
                *env_f16 = getenv("KS_F16_EXACT");

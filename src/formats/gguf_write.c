@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "base/outfile.h"
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
@@ -40,12 +41,7 @@ struct gguf_writer {
 };
 
 static bool put(blob *b, const void *p, size_t n) {
-    if (b->n + n > b->cap) {
-        size_t cap = (b->cap + n) * 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q) return false;
-        b->p = q, b->cap = cap;
-    }
+    if (!KS_RESERVE(b->p, b->cap, b->n, n)) return false;
     memcpy(b->p + b->n, p, n);
     b->n += n;
     return true;
@@ -70,12 +66,7 @@ static blob *slot(gguf_writer *w, const char *key, size_t key_len) {
             w->kv[i].val.n = 0;
             return &w->kv[i].val;
         }
-    if (w->n_kv == w->cap_kv) {
-        size_t cap = w->cap_kv ? w->cap_kv * 2 : 32;
-        wkv *k = realloc(w->kv, cap * sizeof *k);
-        if (!k) return NULL;
-        w->kv = k, w->cap_kv = cap;
-    }
+    if (!KS_RESERVE(w->kv, w->cap_kv, w->n_kv, 1)) return NULL;
     char *copy = malloc(key_len + 1);
     if (!copy) return NULL;
     memcpy(copy, key, key_len);
@@ -175,12 +166,7 @@ static ks_status add_tensor(gguf_writer *w, const char *name, uint32_t ggml_type
     for (size_t i = 0; i < w->n_t; i++)
         if (!strcmp(w->t[i].name, name))
             return ks_err_set(err, KS_ERR_INVALID_ARG, "gguf writer: duplicate tensor '%s'", name);
-    if (w->n_t == w->cap_t) {
-        size_t cap = w->cap_t ? w->cap_t * 2 : 64;
-        wtensor *nt = realloc(w->t, cap * sizeof *nt);
-        if (!nt) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-        w->t = nt, w->cap_t = cap;
-    }
+    if (!KS_RESERVE(w->t, w->cap_t, w->n_t, 1)) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     t.name = strdup(name), t.type = ggml_type, t.n_dims = n_dims;
     t.nbytes = (uint64_t)(rb * rows), t.row_bytes = rb, t.n_rows = rows;
     if (!t.name) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");

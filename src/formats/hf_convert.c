@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/checked.h"
 #include "base/outfile.h"
 #include "formats/hf_impl.h"
 #include "formats/safetensors.h"
@@ -97,12 +98,7 @@ static ks_status add_shard_name(conv *cv, const char *name, size_t *cap, ks_err 
         return ks_err_set(err, KS_ERR_FORMAT, "model.safetensors.index.json: shard name '%.100s' is not a file name in the folder", name);
     for (size_t i = 0; i < cv->n_shards; i++)
         if (!strcmp(cv->shard_names[i], name)) return KS_OK;
-    if (cv->n_shards == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        char **n = realloc(cv->shard_names, *cap * sizeof *n);
-        if (!n) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-        cv->shard_names = n;
-    }
+    if (!KS_RESERVE(cv->shard_names, *cap, cv->n_shards, 1)) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     if (!(cv->shard_names[cv->n_shards] = strdup(name))) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     cv->n_shards++;
     return KS_OK;
@@ -239,12 +235,7 @@ static ks_status check_shape(const conv *cv, const st_tensor *t, tkind k, bool b
 }
 
 static ks_status add_job(conv *cv, size_t *cap, hf_job j, ks_err *err) {
-    if (cv->n_jobs == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        hf_job *n = realloc(cv->jobs, *cap * sizeof *n);
-        if (!n) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-        cv->jobs = n;
-    }
+    if (!KS_RESERVE(cv->jobs, *cap, cv->n_jobs, 1)) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     j.cv = cv;
     cv->jobs[cv->n_jobs++] = j;
     return KS_OK;

@@ -8,6 +8,8 @@
  */
 #include "generate/chat.h"
 
+#include "base/checked.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +26,6 @@ typedef struct sbuf {
     ks_status failed; /* KS_OK, KS_ERR_NOMEM or KS_ERR_LIMIT */
 } sbuf;
 
-/* p (cap elements of elem bytes) grown to hold n; NULL (b->failed set, p kept) on overflow or OOM. */
-static void *grow(sbuf *b, void *p, size_t *cap, size_t n, size_t elem) {
-    if (n <= *cap) return p;
-    size_t c = *cap ? *cap : 256;
-    while (c < n) {
-        if (c > SIZE_MAX / 4 / elem) {
-            b->failed = KS_ERR_LIMIT;
-            return NULL;
-        }
-        c *= 2;
-    }
-    void *d = realloc(p, c * elem);
-    if (!d) b->failed = KS_ERR_NOMEM;
-    else *cap = c;
-    return d;
-}
-
 /* Appends n bytes of s; content: message data (never control tokens) rather than template markup. */
 static void put_n(sbuf *b, const char *s, size_t n, bool content) {
     if (b->failed || n == 0) return;
@@ -49,14 +34,16 @@ static void put_n(sbuf *b, const char *s, size_t n, bool content) {
         return;
     }
     if (!b->n_spans || b->spans[b->n_spans - 1].content != content) {
-        ks_chat_span *sp = grow(b, b->spans, &b->cap_spans, b->n_spans + 1, sizeof *sp);
-        if (!sp) return;
-        b->spans = sp;
+        if (!KS_RESERVE(b->spans, b->cap_spans, b->n_spans, 1)) {
+            b->failed = KS_ERR_NOMEM;
+            return;
+        }
         b->spans[b->n_spans++] = (ks_chat_span){b->len, 0, content};
     }
-    char *d = grow(b, b->data, &b->cap, b->len + n + 1, 1);
-    if (!d) return;
-    b->data = d;
+    if (!KS_RESERVE(b->data, b->cap, b->len, n + 1)) { /* n + 1 + len fits: checked above */
+        b->failed = KS_ERR_NOMEM;
+        return;
+    }
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -458,7 +445,8 @@ ks_status ks_chat_tokenize(const struct ks_tokenizer *tok, const char *tmpl, con
     size_t bl = 0;
     const char *bt = add_bos ? ks_token_text(tok, ks_tokenizer_bos(tok), &bl) : NULL;
     if (bt && bl && n_spans && !spans[0].content && spans[0].len >= bl && !memcmp(text, bt, bl)) add_bos = false;
-    st = ks_tokenize_segments(tok, text, strlen(text), segs, n_spans, add_bos, ids, n_ids, err);
+    /* never EOS, whatever the vocabulary's add_eos_token: the model is to continue the prompt */
+    st = ks_tokenize_segments(tok, text, strlen(text), segs, n_spans, add_bos, false, ids, n_ids, err);
 done:
     free(segs);
     free(spans);

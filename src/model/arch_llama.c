@@ -8,6 +8,7 @@
 #include "formats/gguf.h"
 #include "formats/llama2c.h"
 #include "kernels/kernels.h"
+#include "model/hparams_check.h"
 #include "model/model.h"
 #include "tensor/dtype.h"
 #include "tokenizer/tokenizer.h"
@@ -89,14 +90,13 @@ ks_status ks_arch_llama_load(ks_model *m, ks_err *err) {
         (st = get_hp_f(g, a, "attention.layer_norm_rms_epsilon", &hp->norm_eps, 1e-5f, err)) ||
         (st = get_hp_f(g, a, "rope.freq_base", &hp->rope_theta, 10000.0f, err)))
         return st;
-    if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_layer > 4096 || hp->n_head <= 0 || hp->n_head_kv <= 0 ||
-        hp->n_head % hp->n_head_kv || hp->n_ff <= 0 || hp->n_ctx_train <= 0)
-        return ks_err_set(err, KS_ERR_FORMAT, "model: inconsistent hyperparameters (n_embd=%lld n_layer=%lld n_head=%lld n_head_kv=%lld n_ff=%lld)",
-                          (long long)hp->n_embd, (long long)hp->n_layer, (long long)hp->n_head, (long long)hp->n_head_kv, (long long)hp->n_ff);
+    if ((st = ks_hparams_check_base(hp, a, err))) return st; /* by key, before anything is derived from them */
     if ((st = get_hp(g, a, "attention.key_length", &hp->head_dim, hp->n_embd / hp->n_head, false, err))) return st;
     if ((st = get_hp(g, a, "rope.dimension_count", &hp->n_rot, hp->head_dim, false, err))) return st;
     if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
-        return ks_err_set(err, KS_ERR_FORMAT, "model: bad head_dim %lld / rope dims %lld", (long long)hp->head_dim, (long long)hp->n_rot);
+        return ks_err_set(err, KS_ERR_FORMAT, "model: %s.attention.key_length = %lld / %s.rope.dimension_count = %lld: "
+                          "the head size must be positive, the RoPE dims even and at most the head size", a,
+                          (long long)hp->head_dim, a, (long long)hp->n_rot);
     int64_t ti = gguf_find_tensor(g, "token_embd.weight");
     if (ti < 0) return ks_err_set(err, KS_ERR_NOT_FOUND, "model: missing tensor 'token_embd.weight'");
     hp->n_vocab = g->tensors[ti].ne[1];

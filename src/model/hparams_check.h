@@ -13,4 +13,8 @@
  * "<arch_name>.<suffix>" (arch_name NULL: "model"). KS_OK, or KS_ERR_FORMAT
  * with err naming the first bad key and its value; hp is not modified. */
 ks_status ks_hparams_check(const ks_hparams *hp, const char *arch_name, ks_err *err);
+/* The same checks for the fields a family loader reads first (sizes, heads, context: every
+ * integer but vocab_size, key_length and rope.dimension_count), for the loader to run before it
+ * derives anything from them, so a bad value is reported by its key. */
+ks_status ks_hparams_check_base(const ks_hparams *hp, const char *arch_name, ks_err *err);
 #endif

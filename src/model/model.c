@@ -2,10 +2,14 @@
  * description (tensor views into the mapping), owns the source, frees it all. */
 #include "model/model.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "formats/gguf.h"
 #include "model/hparams_check.h"
@@ -124,6 +128,37 @@ static void pack_weights(ks_model *m, const ks_model_params *p) {
     m->packed_bytes = total;
 }
 
+/* Reads the first bytes of path into magic (*got of 4) without mapping it. A folder or any
+ * non-regular file is refused here by name: a folder would read as "0 bytes", and a FIFO would block
+ * the open until some writer appears (it is opened O_NONBLOCK so that never happens). */
+static ks_status sniff_magic(const char *path, uint8_t magic[4], size_t *got, ks_err *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ks_err_set(err, KS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    ks_status s = KS_OK;
+    if (fstat(fd, &st) != 0) {
+        s = ks_err_set(err, KS_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        char cfg[4096];
+        struct stat cs;
+        const bool hf = snprintf(cfg, sizeof cfg, "%s/config.json", path) < (int)sizeof cfg && stat(cfg, &cs) == 0;
+        s = ks_err_set(err, KS_ERR_INVALID_ARG, "%s: is a directory%s%s%s", path,
+                       hf ? " (a Hugging Face model folder: convert it first with 'kestrel convert " : "",
+                       hf ? path : "", hf ? " OUT.gguf')" : "");
+    } else if (!S_ISREG(st.st_mode)) {
+        s = ks_err_set(err, KS_ERR_INVALID_ARG, "%s: is %s, not a regular model file", path,
+                       S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+                       : S_ISBLK(st.st_mode) ? "a block device" : S_ISSOCK(st.st_mode) ? "a socket" : "special");
+    } else {
+        ssize_t r = 0;
+        while (*got < 4 && ((r = read(fd, magic + *got, 4 - *got)) > 0 || (r < 0 && errno == EINTR)))
+            if (r > 0) *got += (size_t)r;
+        if (r < 0) s = ks_err_set(err, KS_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    }
+    close(fd);
+    return s;
+}
+
 ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model **out, ks_err *err) {
     return ks_model_load_params(path, tokenizer_path, NULL, out, err);
 }
@@ -135,16 +170,13 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
     *out = NULL;
     ks_model *m = calloc(1, sizeof *m);
     if (!m) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
-    /* sniff the magic without mapping twice */
     uint8_t magic[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t got = 0;
+    ks_status st = sniff_magic(path, magic, &got, err);
+    if (st) {
         free(m);
-        return ks_err_set(err, KS_ERR_IO, "%s: cannot open", path);
+        return st;
     }
-    size_t got = fread(magic, 1, 4, f);
-    fclose(f);
-    ks_status st;
     if (got < 4) {
         st = ks_err_set(err, KS_ERR_TRUNCATED, "%s: truncated: %zu bytes is too short for a model file", path, got);
     } else if (!memcmp(magic, "GGUF", 4)) {

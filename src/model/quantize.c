@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/checked.h"
 #include "base/mapfile.h"
 #include "base/outfile.h"
 #include "formats/gguf.h"
@@ -229,7 +230,9 @@ ks_status ks_quantize_to(const char *in_path, ks_outfile *out, int target, ks_qu
         const int64_t in_rb = ks_dtype_row_bytes(t->type, ne0), out_rb = ks_dtype_row_bytes(ot, ne0);
         const uint64_t nbytes = (uint64_t)out_rb * (uint64_t)rows;
         bufs[i] = malloc(nbytes ? nbytes : 1);
-        float *r = realloc(row, (size_t)ne0 * (size_t)n_threads * sizeof *row + 1);
+        size_t row_bytes = 0;
+        float *r = ks_mul_size((size_t)ne0, (size_t)n_threads * sizeof *row, &row_bytes) && row_bytes < SIZE_MAX
+                       ? realloc(row, row_bytes + 1) : NULL;
         if (!bufs[i] || !r) {
             st = ks_err_set(err, KS_ERR_NOMEM, "quantize: out of memory for tensor '%s' (%llu bytes)", name,
                             (unsigned long long)nbytes);

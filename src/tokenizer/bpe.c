@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "tokenizer/tok_impl.h"
 
 /* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the
@@ -47,14 +48,9 @@ ks_status bpe_init(ks_tokenizer *tok, const char *const *merges, const size_t *m
         const char *sp = len > 1 ? memchr(s + 1, ' ', len - 1) : NULL; /* as llama.cpp: find(' ', 1) */
         if (!sp) continue;
         size_t la = (size_t)(sp - s), lb = len - la - 1;
-        if (la + lb > cat_cap) {
-            cat_cap = (la + lb) * 2;
-            char *c = realloc(cat, cat_cap);
-            if (!c) {
-                st = KS_ERR_NOMEM;
-                break;
-            }
-            cat = c;
+        if (!KS_RESERVE(cat, cat_cap, 0, la + lb)) { /* la + lb < len: no overflow */
+            st = KS_ERR_NOMEM;
+            break;
         }
         memcpy(cat, s, la);
         memcpy(cat + la, sp + 1, lb);
@@ -111,13 +107,8 @@ static ks_status emit_symbol(const ks_tokenizer *tok, const uint8_t *bytes, cons
 
 /* Whole word as a token (ignore_merges pre-tokenizers such as llama3). */
 static int32_t word_as_token(const ks_tokenizer *tok, bpe_work *w, const uint8_t *bytes, size_t len) {
-    if (len * 2 > w->word_cap) {
-        size_t cap = len * 2 + 16;
-        char *p = realloc(w->word, cap);
-        if (!p) return -2;
-        w->word = p;
-        w->word_cap = cap;
-    }
+    size_t need; /* each byte becomes a code point of at most 2 UTF-8 bytes */
+    if (!ks_mul_size(len, 2, &need) || !KS_RESERVE(w->word, w->word_cap, 0, need)) return -2;
     size_t n = 0;
     for (size_t i = 0; i < len; i++) n += tok_utf8_put(bpe_byte_to_cpt(bytes[i]), w->word + n);
     return ks_tokenizer_find(tok, w->word, n);
@@ -130,12 +121,7 @@ static ks_status bpe_word(const ks_tokenizer *tok, bpe_work *w, const uint8_t *b
         if (id >= 0) return ids_push(out, id);
     }
     if (len > INT32_MAX) return KS_ERR_LIMIT;
-    if (len > w->sym_cap) {
-        bpe_sym *s = realloc(w->sym, len * sizeof *s);
-        if (!s) return KS_ERR_NOMEM;
-        w->sym = s;
-        w->sym_cap = len;
-    }
+    if (!KS_RESERVE(w->sym, w->sym_cap, 0, len)) return KS_ERR_NOMEM;
     int32_t n = (int32_t)len;
     for (int32_t i = 0; i < n; i++)
         w->sym[i] = (bpe_sym){tok->byte_sym[bytes[i]], i - 1, i + 1 < n ? i + 1 : -1, 1};

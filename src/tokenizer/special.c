@@ -5,7 +5,9 @@
  * (control, user-defined, unknown) are taken longest text first; each one
  * splits every remaining text fragment at all its occurrences. Control and
  * unknown tokens are only matched when parse_special; user-defined tokens are
- * always matched (HF tokenizers' added tokens behave the same way).
+ * always matched (HF tokenizers' added tokens behave the same way). The
+ * partition itself (tok_partition, special_index.c) gets the same fragments in
+ * one pass per distinct special-text length, not one per special token.
  *
  * ks_tokenize_segments starts the partition from one fragment per segment,
  * each with its own parse_special, so control text is never matched in a
@@ -19,85 +21,6 @@
 #include <string.h>
 
 #include "tokenizer/tok_impl.h"
-
-typedef struct frag {
-    int32_t token; /* -1: raw text [off, off + len) */
-    size_t off, len;
-    bool parse_special; /* raw text: control/unknown token text may be matched in it */
-} frag;
-
-typedef struct frags {
-    frag *v;
-    size_t n, cap;
-} frags;
-
-static ks_status frags_push(frags *f, int32_t token, size_t off, size_t len, bool parse_special) {
-    if (f->n == f->cap) {
-        if (f->cap > SIZE_MAX / 2 / sizeof *f->v) return KS_ERR_NOMEM;
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        frag *v = realloc(f->v, cap * sizeof *v);
-        if (!v) return KS_ERR_NOMEM;
-        f->v = v;
-        f->cap = cap;
-    }
-    f->v[f->n++] = (frag){token, off, len, parse_special};
-    return KS_OK;
-}
-
-/* Splits the text fragments of *cur at every occurrence of token id (control
- * and unknown tokens: only in fragments that allow parsing specials). */
-static ks_status split_on(const ks_tokenizer *tok, const char *text, int32_t id, frags *cur, frags *next) {
-    size_t tl;
-    const char *t = strtab_str(&tok->strs, id, &tl);
-    const bool control = tok->attr[id] == KS_TOKATTR_CONTROL || tok->attr[id] == KS_TOKATTR_UNKNOWN;
-    ks_status st = KS_OK;
-    next->n = 0;
-    for (size_t i = 0; i < cur->n && !st; i++) {
-        frag f = cur->v[i];
-        if (f.token >= 0 || f.len < tl || (control && !f.parse_special)) {
-            st = frags_push(next, f.token, f.off, f.len, f.parse_special);
-            continue;
-        }
-        size_t pos = f.off, end = f.off + f.len;
-        while (!st) {
-            const char *m = memmem(text + pos, end - pos, t, tl);
-            if (!m) break;
-            size_t mo = (size_t)(m - text);
-            if (mo > pos) st = frags_push(next, -1, pos, mo - pos, f.parse_special);
-            if (!st) st = frags_push(next, id, 0, 0, false);
-            pos = mo + tl;
-        }
-        if (!st && pos < end) st = frags_push(next, -1, pos, end - pos, f.parse_special);
-    }
-    return st;
-}
-
-/* Partitions text into special tokens and raw fragments, starting from one
- * fragment per segment. */
-static ks_status partition(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
-                           size_t n_segs, frags *out) {
-    frags tmp = {0};
-    ks_status st = KS_OK;
-    bool any_parse = false;
-    for (size_t i = 0; i < n_segs && !st; i++) {
-        if (segs[i].len) st = frags_push(out, -1, segs[i].off, segs[i].len, segs[i].parse_special);
-        any_parse |= segs[i].parse_special;
-    }
-    for (size_t k = 0; k < tok->n_special && !st; k++) {
-        int32_t id = tok->special[k];
-        int32_t a = tok->attr[id];
-        if (!any_parse && (a == KS_TOKATTR_CONTROL || a == KS_TOKATTR_UNKNOWN)) continue;
-        size_t tl;
-        const char *t = strtab_str(&tok->strs, id, &tl);
-        if (tl == 0 || tl > len || !memmem(text, len, t, tl)) continue; /* cheap common case */
-        st = split_on(tok, text, id, out, &tmp);
-        frags sw = *out;
-        *out = tmp;
-        tmp = sw;
-    }
-    free(tmp.v);
-    return st;
-}
 
 /* Segments must cover text[0, len) in order. */
 static ks_status check_segments(const char *text, size_t len, const ks_tok_segment *segs, size_t n_segs,
@@ -120,23 +43,27 @@ static ks_status check_segments(const char *text, size_t len, const ks_tok_segme
 ks_status ks_tokenize(const ks_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
                       int32_t **ids, size_t *n_ids, ks_err *err) {
     const ks_tok_segment all = {0, len, parse_special};
-    return ks_tokenize_segments(tok, text, len, &all, 1, add_special, ids, n_ids, err);
+    return ks_tokenize_segments(tok, text, len, &all, 1, add_special, add_special, ids, n_ids, err);
 }
 
 ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
-                               size_t n_segs, bool add_special, int32_t **ids, size_t *n_ids, ks_err *err) {
+                               size_t n_segs, bool add_bos, bool add_eos, int32_t **ids, size_t *n_ids, ks_err *err) {
     *ids = NULL;
     *n_ids = 0;
     if (!tok) return ks_err_set(err, KS_ERR_INVALID_ARG, "ks_tokenize: NULL tokenizer");
     ks_status st = check_segments(text, len, segs, n_segs, err);
     if (st) return st;
-    frags fr = {0};
+    tok_frags fr = {0};
     tok_ids out = {0};
-    if (len && (st = partition(tok, text, len, segs, n_segs, &fr))) goto nomem;
-    if (add_special && tok->add_bos && tok->bos >= 0 && (st = ids_push(&out, tok->bos))) goto nomem;
+    if (len && (st = tok_partition(tok, text, len, segs, n_segs, &fr))) {
+        st = st == KS_ERR_LIMIT ? ks_err_set(err, st, "ks_tokenize: %zu bytes of text is too long", len) : st;
+        if (st == KS_ERR_LIMIT) goto fail;
+        goto nomem;
+    }
+    if (add_bos && tok->add_bos && tok->bos >= 0 && (st = ids_push(&out, tok->bos))) goto nomem;
     bool prev_special = true; /* SPM: the first fragment and those after a special token get the prefix */
     for (size_t i = 0; i < fr.n; i++) {
-        const frag *f = &fr.v[i];
+        const tok_frag *f = &fr.v[i];
         if (f->token >= 0) {
             if ((st = ids_push(&out, f->token))) goto nomem;
             prev_special = true;
@@ -149,7 +76,7 @@ ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t
         if (st) goto fail;
         prev_special = false;
     }
-    if (add_special && tok->add_eos && tok->eos >= 0 && (st = ids_push(&out, tok->eos))) goto nomem;
+    if (add_eos && tok->add_eos && tok->eos >= 0 && (st = ids_push(&out, tok->eos))) goto nomem;
     size_t n = out.n;
     if (!out.v && (st = ids_push(&out, 0))) goto nomem; /* never return NULL on success */
     free(fr.v);

@@ -20,7 +20,8 @@ typedef struct tok_strtab {
     size_t buf_len, buf_cap;
     uint64_t *off; /* n entries */
     uint32_t *len;
-    int32_t n, cap;
+    int32_t n;
+    size_t cap; /* of off and len */
     int32_t *slots; /* -1 empty, else string index; n_slots is a power of two */
     size_t n_slots;
 } tok_strtab;
@@ -126,6 +127,7 @@ struct ks_tokenizer {
 
     int32_t *special; /* control/user-defined/unknown ids, longest text first */
     size_t n_special;
+    struct tok_spx *spx; /* index of the special texts for tok_partition (special_index.c) */
 
     int32_t bos, eos, eot, eom, unk, pad;
     bool add_bos, add_eos, add_space_prefix;
@@ -135,6 +137,26 @@ struct ks_tokenizer {
 /* Builds every token's decoded piece and the sorted special-token list; call
  * once attributes are final. */
 ks_status vocab_finish(ks_tokenizer *tok, ks_err *err);
+
+/* special_index.c */
+typedef struct tok_spx tok_spx;
+/* Builds the index of tok->special (sorted, attributes final) for tok_partition. KS_ERR_NOMEM. */
+ks_status tok_spx_build(const ks_tokenizer *tok, tok_spx **out);
+void tok_spx_free(tok_spx *x);
+typedef struct tok_frag {
+    int32_t token;      /* -1: raw text [off, off + len); else a special token found at [off, off + len) */
+    size_t off, len;
+    bool parse_special; /* raw text: control/unknown token text may be matched in it */
+} tok_frag;
+typedef struct tok_frags {
+    tok_frag *v;
+    size_t n, cap;
+} tok_frags;
+/* Partitions text (covered in order by segs, empty ones allowed) into special tokens and raw
+ * fragments in text order, as llama.cpp's tokenizer_st_partition (see special.c), into out
+ * (emptied first; the caller frees out->v). KS_ERR_NOMEM, or KS_ERR_LIMIT for 1 TiB of text. */
+ks_status tok_partition(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
+                        size_t n_segs, tok_frags *out);
 
 /* bpe.c */
 /* Fills tok->byte_sym and interns merges (strings "a b"). */

@@ -62,9 +62,11 @@ typedef struct ks_tok_segment {
  * across boundaries is tokenized as one piece, so the ids equal ks_tokenize's
  * with parse_special whenever no control-token text lies in, or straddles into,
  * a segment without parse_special. Chat uses it to keep message content from
- * becoming control tokens (ks_chat_tokenize). */
+ * becoming control tokens (ks_chat_tokenize). add_bos / add_eos add BOS / EOS
+ * where the vocabulary asks for them (ks_tokenizer_add_bos/_eos), as
+ * ks_tokenize's add_special does for both: a chat prompt takes BOS but never EOS. */
 ks_status ks_tokenize_segments(const ks_tokenizer *tok, const char *text, size_t len, const ks_tok_segment *segs,
-                               size_t n_segs, bool add_special, int32_t **ids, size_t *n_ids, ks_err *err);
+                               size_t n_segs, bool add_bos, bool add_eos, int32_t **ids, size_t *n_ids, ks_err *err);
 
 /* Bytes of one token as it appears in decoded text (byte tokens give their byte,
  * U+2581 becomes space, byte-level BPE is unmapped; control tokens give "" unless

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/checked.h"
 #include "base/mapfile.h"
 #include "formats/gguf.h"
 #include "tokenizer/tok_impl.h"
@@ -71,31 +72,18 @@ int32_t strtab_find(const tok_strtab *t, const char *s, size_t len) {
 
 ks_status strtab_push(tok_strtab *t, const char *s, size_t len, int32_t *id) {
     if (t->n >= TOK_MAX_VOCAB * 2 || len > UINT32_MAX) return KS_ERR_LIMIT;
-    if (t->n == t->cap) {
-        int32_t cap = t->cap ? t->cap * 2 : 1024;
-        uint64_t *off = realloc(t->off, (size_t)cap * sizeof *off);
-        if (!off) return KS_ERR_NOMEM;
-        t->off = off;
-        uint32_t *ln = realloc(t->len, (size_t)cap * sizeof *ln);
-        if (!ln) return KS_ERR_NOMEM;
-        t->len = ln;
-        t->cap = cap;
-    }
-    if (t->buf_cap - t->buf_len < len + 1) {
-        size_t cap = t->buf_cap ? t->buf_cap : 4096;
-        while (cap - t->buf_len < len + 1) cap *= 2;
-        char *buf = realloc(t->buf, cap);
-        if (!buf) return KS_ERR_NOMEM;
-        t->buf = buf;
-        t->buf_cap = cap;
-    }
+    size_t cap_off = t->cap, cap_len = t->cap, extra;
+    const bool ok = KS_RESERVE(t->off, cap_off, (size_t)t->n, 1) && KS_RESERVE(t->len, cap_len, (size_t)t->n, 1);
+    t->cap = cap_off < cap_len ? cap_off : cap_len; /* both hold at least cap entries */
+    if (!ok) return KS_ERR_NOMEM;
+    if (!ks_add_size(len, 1, &extra) || !KS_RESERVE(t->buf, t->buf_cap, t->buf_len, extra)) return KS_ERR_NOMEM;
     if (len) memcpy(t->buf + t->buf_len, s, len);
     t->buf[t->buf_len + len] = '\0'; /* convenient for debugging; never relied upon */
     int32_t i = t->n++;
     t->off[i] = t->buf_len;
     t->len[i] = (uint32_t)len;
     t->buf_len += len + 1;
-    if ((size_t)t->n * 2 > t->n_slots) {
+    if ((size_t)t->n * 2 > t->n_slots) { /* n < 2 TOK_MAX_VOCAB: no overflow */
         ks_status st = strtab_rehash(t, t->n_slots ? t->n_slots * 2 : 2048);
         if (st) return st;
     } else {
@@ -188,13 +176,7 @@ void pairmap_free(tok_pairmap *m) {
 }
 
 ks_status ids_push(tok_ids *ids, int32_t id) {
-    if (ids->n == ids->cap) {
-        size_t cap = ids->cap ? ids->cap * 2 : 64;
-        int32_t *v = realloc(ids->v, cap * sizeof *v);
-        if (!v) return KS_ERR_NOMEM;
-        ids->v = v;
-        ids->cap = cap;
-    }
+    if (!KS_RESERVE(ids->v, ids->cap, ids->n, 1)) return KS_ERR_NOMEM;
     ids->v[ids->n++] = id;
     return KS_OK;
 }
@@ -229,6 +211,7 @@ void ks_tokenizer_free(ks_tokenizer *tok) {
     pairmap_free(&tok->merges);
     pretok_free(tok->pre);
     free(tok->special);
+    tok_spx_free(tok->spx);
     free(tok);
 }
 
@@ -399,7 +382,8 @@ ks_status vocab_finish(ks_tokenizer *tok, ks_err *err) {
             tok->special[tok->n_special++] = i;
     }
     free(tmp);
-    if (sort_special(tok)) return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory sorting special tokens");
+    if (sort_special(tok) || tok_spx_build(tok, &tok->spx))
+        return ks_err_set(err, KS_ERR_NOMEM, "tokenizer: out of memory indexing special tokens");
     return KS_OK;
 }
 

@@ -159,6 +159,16 @@ with tempfile.TemporaryDirectory() as tmp:
     bad("rope base NaN", variant(tok, **{"llama.rope.freq_base": val(T_F32, math.nan)}), ["llama.rope.freq_base", "nan"])
     bad("rope base 0", variant(tok, **{"llama.rope.freq_base": val(T_F32, 0.0)}), ["llama.rope.freq_base = 0 "])
     bad("rope base -inf", variant(tok, **{"llama.rope.freq_base": val(T_F32, -math.inf)}), ["llama.rope.freq_base = -inf"])
+    # 7. integer hyperparameters: the message names the key (a combined check used to fire first)
+    bad("context_length 0", variant(tok, **{"llama.context_length": val(T_U32, 0)}),
+        ["llama.context_length = 0 is out of range"])
+    bad("head_count 0", variant(tok, **{"llama.attention.head_count": val(T_U32, 0)}),
+        ["llama.attention.head_count = 0 is out of range"])
+    bad("heads not dividing", variant(tok, **{"llama.attention.head_count_kv": val(T_U32, 3)}),
+        ["llama.attention.head_count = 4 is not a multiple of llama.attention.head_count_kv = 3"])
+    bad("block_count 5000", variant(tok, **{"llama.block_count": val(T_U32, 5000)}), ["llama.block_count = 5000"])
+    bad("key_length 0", variant(tok, **{"llama.attention.key_length": val(T_U32, 0)}),
+        ["llama.attention.key_length = 0"])
     # 8. special-token ids outside the vocabulary, of the wrong type; flags of the wrong type
     bos = "tokenizer.ggml.bos_token_id"
     bad("bos 10^9", variant(tok, **{bos: val(T_U32, 10**9)}), [bos + " = 1000000000 is outside the vocabulary [0, 49152)"])

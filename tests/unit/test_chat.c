@@ -14,6 +14,7 @@
 #include "formats/gguf.h"
 #include "generate/chat.h"
 #include "ks_test.h"
+#include "ks_test_vocab.h"
 #include "base/outfile.h"
 #include "tokenizer/tokenizer.h"
 
@@ -339,7 +340,8 @@ static const char *const markup_tokens[] = {
 #define N_MARKUP (sizeof markup_tokens / sizeof markup_tokens[0])
 
 /* Byte-level BPE vocabulary: the 256 GPT-2 byte symbols, no merges, every family's markup as
- * control tokens; BOS "<s>" added (so templates that write "<s>" must not get a second one). */
+ * control tokens; BOS "<s>" added (so templates that write "<s>" must not get a second one);
+ * EOS "</s>" added too if add_eos. */
 /* writes w to path through the output policy (base/outfile.h) */
 static ks_status write_gguf(gguf_writer *w, const char *path, ks_err *err) {
     ks_outfile of = {0};
@@ -350,17 +352,12 @@ static ks_status write_gguf(gguf_writer *w, const char *path, ks_err *err) {
     return st;
 }
 
-static ks_tokenizer *tok_all_markup(void) {
+static ks_tokenizer *tok_all_markup(bool add_eos) {
     static char bytes[256][3];
     const char *strs[256 + N_MARKUP];
     int32_t types[256 + N_MARKUP];
-    for (int b = 0, extra = 0; b < 256; b++) {
-        const bool self = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        const unsigned cp = self ? (unsigned)b : 256u + (unsigned)extra++;
-        if (cp < 0x80) bytes[b][0] = (char)cp;
-        else bytes[b][0] = (char)(0xc0 | (cp >> 6)), bytes[b][1] = (char)(0x80 | (cp & 0x3f));
-        strs[b] = bytes[b], types[b] = 1;
-    }
+    ks_test_byte_symbols(bytes, strs);
+    for (int b = 0; b < 256; b++) types[b] = 1;
     for (size_t i = 0; i < N_MARKUP; i++) strs[256 + i] = markup_tokens[i], types[256 + i] = 3;
     char path[] = "/tmp/ks_test_chat_XXXXXX";
     int fd = mkstemp(path);
@@ -377,7 +374,7 @@ static ks_tokenizer *tok_all_markup(void) {
                    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 256 + 3) ||
                    gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 256 + 4) ||
                    gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true) ||
-                   write_gguf(w, path, &err);
+                   gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", add_eos) || write_gguf(w, path, &err);
     CHECK(st == KS_OK, "writing the markup vocabulary: %s", err.msg);
     gguf_writer_free(w);
     ks_tokenizer *tok = st ? NULL : tok_load(path);
@@ -458,6 +455,33 @@ static void test_injection(const char *src) {
     free(ids), free(text), free(back), free(smol);
 }
 
+/* A vocabulary with add_eos_token: ks_tokenize adds EOS, a chat prompt never ends with it (the
+ * model is to continue it; it used to get EOS appended after the assistant header). */
+static void test_no_eos(void) {
+    ks_tokenizer *tok = tok_all_markup(true);
+    if (!tok) return;
+    const int32_t eos = ks_tokenizer_eos(tok), bos = ks_tokenizer_bos(tok);
+    ks_chat_msg m[2] = {{"system", "Be kind."}, {"user", "Hi"}};
+    const char *names[] = {"chatml", "llama2", "llama3", "zephyr", "gemma", "mistral", "phi3"};
+    for (size_t f = 0; f < sizeof names / sizeof names[0]; f++) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        ks_err err = {0};
+        CHECK(ks_chat_tokenize(tok, names[f], m, 2, true, false, &ids, &n, &err) == KS_OK, "%s: %s", names[f],
+              err.msg);
+        CHECK(n > 1 && ids[0] == bos && ids[n - 1] != eos, "%s: %zu ids, first %d (BOS %d), last %d (EOS %d)",
+              names[f], n, n ? ids[0] : -1, bos, n ? ids[n - 1] : -1, eos);
+        free(ids);
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    ks_err err = {0};
+    CHECK(ks_tokenize(tok, "Hi", 2, true, false, &ids, &n, &err) == KS_OK && n == 4 && ids[3] == eos,
+          "ks_tokenize with add_special adds BOS and EOS: %zu ids", n);
+    free(ids);
+    ks_tokenizer_free(tok);
+}
+
 /* ---- hostile templates: linear time ---- */
 
 static double now_s(void) {
@@ -506,12 +530,13 @@ int main(void) {
     snprintf(path, sizeof path, "%s/testdata/tokenizers/ggml-vocab-llama-spm.gguf", shared);
     toks[1] = tok_load(path);
     CHECK(toks[1] != NULL, "llama-spm vocabulary loads");
-    toks[2] = tok_all_markup();
+    toks[2] = tok_all_markup(false);
     test_goldens(src);
     test_detect(src);
     test_default_system(src);
     test_edges(src);
     test_injection(src);
+    test_no_eos();
     test_hostile_templates();
     for (int k = 0; k < N_TOKS; k++) ks_tokenizer_free(toks[k]);
     TEST_DONE();

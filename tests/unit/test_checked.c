@@ -7,6 +7,7 @@
 
 #include "base/checked.h"
 #include "base/input.h"
+#include "formats/gguf.h"
 #include "ks_test.h"
 
 static void test_arith(void) {
@@ -85,8 +86,23 @@ static void test_line_reader(void) {
     CHECK(!strcmp(buf, "256 MiB"), "%s", buf);
 }
 
+/* The growth sites moved to KS_RESERVE: a length whose sum with the buffer's wraps is refused.
+ * The GGUF writer's blob used to test n + len > cap, which wrapped, and then copied SIZE_MAX - 8
+ * bytes (a crash). */
+static void test_growth_sites(void) {
+    gguf_writer *w = gguf_writer_new();
+    static const uint8_t some[16];
+    CHECK(w && gguf_writer_set_arr(w, "k", GGUF_TYPE_UINT8, some, 16) == KS_OK, "a small array is written");
+    CHECK(w && gguf_writer_set_arr(w, "big", GGUF_TYPE_UINT8, some, SIZE_MAX - 8) != KS_OK,
+          "an array of SIZE_MAX - 8 bytes is refused");
+    CHECK(w && gguf_writer_set_arr(w, "big2", GGUF_TYPE_UINT32, some, SIZE_MAX / 4) != KS_OK,
+          "an array of SIZE_MAX / 4 u32 is refused");
+    gguf_writer_free(w);
+}
+
 int main(void) {
     test_arith();
+    test_growth_sites();
     test_reserve();
     test_file_reader();
     test_line_reader();

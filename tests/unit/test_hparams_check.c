@@ -55,6 +55,17 @@ int main(void) {
     BAD(rope_theta, NAN, "llama.rope.freq_base = nan");
     BAD(rope_theta, INFINITY, "llama.rope.freq_base = inf");
 #undef BAD
+    /* the base check (run by the family loader before deriving head size and vocabulary) */
+    hp = smollm2();
+    hp.n_vocab = hp.head_dim = hp.n_rot = 0; /* not yet set */
+    CHECK(ks_hparams_check_base(&hp, "llama", &err) == KS_OK, "base fields pass alone: %s", err.msg);
+    hp.n_ctx_train = 0;
+    CHECK(ks_hparams_check_base(&hp, "llama", &err) == KS_ERR_FORMAT && strstr(err.msg, "llama.context_length = 0"),
+          "base: context 0 named: %s", err.msg);
+    hp = smollm2();
+    hp.n_head_kv = 2;
+    CHECK(ks_hparams_check_base(&hp, NULL, &err) == KS_ERR_FORMAT && strstr(err.msg, "model.attention.head_count = 9"),
+          "base: heads not dividing: %s", err.msg);
     hp = smollm2();
     hp.norm_eps = 1.0f; /* the closed end of (0, 1] */
     CHECK(ks_hparams_check(&hp, "llama", &err) == KS_OK, "epsilon 1 passes: %s", err.msg);
