@@ -208,6 +208,12 @@ bool ks_arch_name(const ks_tensor_desc *t, bool hf, int64_t il, char *buf, size_
     return n >= 0 && (size_t)n < cap;
 }
 
+const ks_tensor_desc *ks_arch_row_by_slot(const ks_arch *a, size_t slot, bool per_layer) {
+    for (size_t i = 0; a && i < a->n_tensors; i++)
+        if (a->tensors[i].slot == slot && a->tensors[i].per_layer == per_layer) return &a->tensors[i];
+    return NULL;
+}
+
 ks_tensor *ks_arch_slot(void *base, const ks_tensor_desc *t) { return (ks_tensor *)(void *)((char *)base + t->slot); }
 
 int64_t ks_arch_dim(const ks_hparams *hp, ks_dim d) {

@@ -170,6 +170,8 @@ const ks_tensor_desc *ks_arch_match(const ks_arch *a, const char *name, size_t l
 /* Formats row t's GGUF (hf false) or HF name for layer il into buf; false if the
  * row has no such name or it does not fit. */
 bool ks_arch_name(const ks_tensor_desc *t, bool hf, int64_t il, char *buf, size_t cap);
+/* the row of a whose slot is slot (offsetof in ks_layer if per_layer, else in ks_model), or NULL */
+const ks_tensor_desc *ks_arch_row_by_slot(const ks_arch *a, size_t slot, bool per_layer);
 /* a row's slot inside a ks_model (or, for per-layer rows, inside a ks_layer) */
 struct ks_tensor *ks_arch_slot(void *base, const ks_tensor_desc *t);
 
