@@ -76,9 +76,9 @@ static ks_status read_hparams(ks_model *m, ks_err *err) {
         if ((st = read_hparam(m->gguf, a->name, &a->hparams[i], hp, err))) return st;
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_layer > 4096 || hp->n_head <= 0 || hp->n_head_kv <= 0 ||
         hp->n_head % hp->n_head_kv || hp->n_ff <= 0 || hp->n_ctx_train <= 0)
-        return ks_err_set(err, KS_ERR_FORMAT, "model: inconsistent hyperparameters (n_embd=%lld n_layer=%lld n_head=%lld "
-                          "n_head_kv=%lld n_ff=%lld)", (long long)hp->n_embd, (long long)hp->n_layer,
-                          (long long)hp->n_head, (long long)hp->n_head_kv, (long long)hp->n_ff);
+        return ks_err_set(err, KS_ERR_FORMAT,
+                          "model: inconsistent hyperparameters (n_embd=%lld n_layer=%lld n_head=%lld n_head_kv=%lld n_ff=%lld)",
+                          (long long)hp->n_embd, (long long)hp->n_layer, (long long)hp->n_head, (long long)hp->n_head_kv, (long long)hp->n_ff);
     if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
         return ks_err_set(err, KS_ERR_FORMAT, "model: bad head_dim %lld / rope dims %lld", (long long)hp->head_dim,
                           (long long)hp->n_rot);
@@ -92,7 +92,8 @@ static ks_status load_tensor(const ks_model *m, const ks_tensor_desc *d, int64_t
     const gguf_ctx *g = m->gguf;
     char name[GGUF_MAX_NAME + 16];
     memset(t, 0, sizeof *t);
-    if (!ks_arch_name(d, false, il, name, sizeof name)) return ks_err_set(err, KS_ERR_LIMIT, "model: tensor name too long");
+    if (!ks_arch_name(d, false, il, name, sizeof name))
+        return ks_err_set(err, KS_ERR_LIMIT, "model: tensor name too long");
     const int64_t ne0 = ks_arch_dim(&m->hp, d->ne[0]), ne1 = ks_arch_dim(&m->hp, d->ne[1]);
     int64_t i = gguf_find_tensor(g, name);
     if (i < 0) return d->required ? ks_err_set(err, KS_ERR_NOT_FOUND, "model: missing tensor '%s'", name) : KS_OK;
@@ -138,7 +139,8 @@ static ks_status load_tensors(ks_model *m, ks_err *err) {
     const ks_arch *a = m->arch;
     ks_hparams *hp = &m->hp;
     const ks_tensor_desc *embd = row_of(a, KS_QCAT_TOKEN_EMBD), *out = row_of(a, KS_QCAT_OUTPUT);
-    if (!embd || embd->per_layer) return ks_err_set(err, KS_ERR_UNSUPPORTED, "model: %s has no token embedding", a->name);
+    if (!embd || embd->per_layer)
+        return ks_err_set(err, KS_ERR_UNSUPPORTED, "model: %s has no token embedding", a->name);
     int64_t ti = gguf_find_tensor(m->gguf, embd->gguf);
     if (ti < 0) return ks_err_set(err, KS_ERR_NOT_FOUND, "model: missing tensor '%s'", embd->gguf);
     hp->n_vocab = m->gguf->tensors[ti].ne[1];

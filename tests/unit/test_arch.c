@@ -44,8 +44,8 @@ static void check_rows(const ks_arch *a) {
         CHECK(!h->required || h->dflt_kind == KS_HP_DEFAULT_CONST, "%s.%s: required with a derived default", a->name,
               h->key);
         for (size_t k = 0; k < i; k++)
-            CHECK(strcmp(h->key, a->hparams[k].key) && h->off != a->hparams[k].off, "%s.%s: key or field twice", a->name,
-                  h->key);
+            CHECK(strcmp(h->key, a->hparams[k].key) && h->off != a->hparams[k].off, "%s.%s: key or field twice",
+                  a->name, h->key);
     }
 }
 
