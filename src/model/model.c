@@ -78,7 +78,8 @@ static ks_status read_hparams(ks_model *m, ks_err *err) {
         hp->n_head % hp->n_head_kv || hp->n_ff <= 0 || hp->n_ctx_train <= 0)
         return ks_err_set(err, KS_ERR_FORMAT,
                           "model: inconsistent hyperparameters (n_embd=%lld n_layer=%lld n_head=%lld n_head_kv=%lld n_ff=%lld)",
-                          (long long)hp->n_embd, (long long)hp->n_layer, (long long)hp->n_head, (long long)hp->n_head_kv, (long long)hp->n_ff);
+                          (long long)hp->n_embd, (long long)hp->n_layer, (long long)hp->n_head,
+                          (long long)hp->n_head_kv, (long long)hp->n_ff);
     if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
         return ks_err_set(err, KS_ERR_FORMAT, "model: bad head_dim %lld / rope dims %lld", (long long)hp->head_dim,
                           (long long)hp->n_rot);
