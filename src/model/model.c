@@ -77,7 +77,8 @@ static ks_status read_hparams(ks_model *m, ks_err *err) {
     if (hp->n_embd <= 0 || hp->n_layer <= 0 || hp->n_layer > 4096 || hp->n_head <= 0 || hp->n_head_kv <= 0 ||
         hp->n_head % hp->n_head_kv || hp->n_ff <= 0 || hp->n_ctx_train <= 0)
         return ks_err_set(err, KS_ERR_FORMAT,
-                          "model: inconsistent hyperparameters (n_embd=%lld n_layer=%lld n_head=%lld n_head_kv=%lld n_ff=%lld)",
+                          "model: inconsistent hyperparameters (n_embd=%lld n_layer=%lld n_head=%lld "
+                          "n_head_kv=%lld n_ff=%lld)",
                           (long long)hp->n_embd, (long long)hp->n_layer, (long long)hp->n_head,
                           (long long)hp->n_head_kv, (long long)hp->n_ff);
     if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
