@@ -15,14 +15,15 @@
 
 #include "base/mapfile.h"
 #include "formats/hf_impl.h"
+#include "model/arch.h"
 #include "tensor/dtype.h"
 
 #define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+/* the HF class names (config.json "architectures") are the registry's (model/arch.h) */
 static const hf_family families[] = {
-    {.hf_archs = LIST("LlamaForCausalLM", "LLaMAForCausalLM", "MistralForCausalLM"), .model_type = "llama",
-     .gguf_arch = "llama", .permute_qk = true, .llama_keys = true},
-    {.hf_archs = LIST("Qwen2ForCausalLM"), .model_type = "qwen2", .gguf_arch = "qwen2"},
+    {.model_type = "llama", .gguf_arch = "llama", .llama_keys = true},
+    {.model_type = "qwen2", .gguf_arch = "qwen2"},
 };
 
 /* ---- files and JSON ---- */
@@ -162,11 +163,14 @@ static ks_status find_family(const cJSON *cfg, hf_config *c, ks_err *err) {
     const char *name = cJSON_IsArray(archs) && cJSON_IsString(archs->child) ? archs->child->valuestring : NULL;
     const char *mt = hf_json_str(cfg, "model_type");
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        const ks_arch *arch = ks_arch_find(families[i].gguf_arch);
+        if (!arch || !arch->hf_archs) continue;
         bool hit = !name && mt && !strcmp(mt, families[i].model_type);
-        for (const char *const *a = families[i].hf_archs; name && *a; a++) hit |= !strcmp(*a, name);
+        hit |= name && ks_arch_find_hf(name) == arch;
         if (hit) {
             c->fam = &families[i];
-            snprintf(c->hf_arch, sizeof c->hf_arch, "%s", name ? name : families[i].hf_archs[0]);
+            c->arch = arch;
+            snprintf(c->hf_arch, sizeof c->hf_arch, "%s", name ? name : arch->hf_archs[0]);
             return KS_OK;
         }
     }

@@ -3,14 +3,14 @@
  * against config.json, and writes metadata, vocabulary and tensors.
  *
  * Tensor rules, as llama.cpp's convert_hf_to_gguf.py (LlamaModel, TextModel):
- *  - names: model.embed_tokens -> token_embd, model.norm -> output_norm,
- *    lm_head -> output, model.layers.N.{input_layernorm, self_attn.{q,k,v,o}_proj,
- *    post_attention_layernorm, mlp.{gate,up,down}_proj} -> blk.N.{attn_norm,
- *    attn_{q,k,v,output}, ffn_norm, ffn_{gate,up,down}}; .weight / .bias kept;
- *    rotary_emb.inv_freq buffers dropped;
- *  - LLaMA q/k weights and biases: HF stores each head's rows as two halves
- *    (rotate_half), GGUF as interleaved pairs: GGUF row h*hd + 2i + j comes from
- *    HF row h*hd + j*hd/2 + i (LlamaModel.permute; k uses the KV head count);
+ *  - names, shapes and row transforms come from the family's tensor table
+ *    (model/arch.h): each HF name (model.layers.N.self_attn.q_proj.weight, ...)
+ *    is a row's HF pattern, written under the row's GGUF name; its shape is the
+ *    row's, reversed; rotary_emb.inv_freq buffers are dropped;
+ *  - rows marked KS_HF_XFORM_PERMUTE_Q/K (LLaMA's q/k weights and biases): HF
+ *    stores each head's rows as two halves (rotate_half), GGUF as interleaved
+ *    pairs: GGUF row h*hd + 2i + j comes from HF row h*hd + j*hd/2 + i
+ *    (LlamaModel.permute; k uses the KV head count);
  *  - shapes reversed (GGUF is innermost first); order: shards by file name,
  *    tensors by name within a shard (as the Python reader sorts them);
  *  - lm_head is dropped when tie_word_embeddings is true (HF ties it to the
@@ -34,27 +34,8 @@
 #include "base/outfile.h"
 #include "formats/hf_impl.h"
 #include "formats/safetensors.h"
+#include "model/model.h"
 #include "tensor/dtype.h"
-
-typedef enum tkind { T_EMBD, T_OUT_NORM, T_OUTPUT, T_ATTN_NORM, T_Q, T_K, T_V, T_O, T_FFN_NORM, T_GATE, T_UP, T_DOWN, T_COUNT } tkind;
-
-static const struct {
-    const char *hf, *gguf;
-    bool layer, required;
-} tnames[T_COUNT] = {
-    [T_EMBD] = {"model.embed_tokens", "token_embd", false, true},
-    [T_OUT_NORM] = {"model.norm", "output_norm", false, true},
-    [T_OUTPUT] = {"lm_head", "output", false, false},
-    [T_ATTN_NORM] = {"input_layernorm", "attn_norm", true, true},
-    [T_Q] = {"self_attn.q_proj", "attn_q", true, true},
-    [T_K] = {"self_attn.k_proj", "attn_k", true, true},
-    [T_V] = {"self_attn.v_proj", "attn_v", true, true},
-    [T_O] = {"self_attn.o_proj", "attn_output", true, true},
-    [T_FFN_NORM] = {"post_attention_layernorm", "ffn_norm", true, true},
-    [T_GATE] = {"mlp.gate_proj", "ffn_gate", true, true},
-    [T_UP] = {"mlp.up_proj", "ffn_up", true, true},
-    [T_DOWN] = {"mlp.down_proj", "ffn_down", true, true},
-};
 
 typedef struct conv conv;
 
@@ -66,6 +47,7 @@ typedef struct hf_job {
     uint32_t type, n_dims;
     int64_t ne[2];      /* GGUF order */
     int64_t perm_heads; /* > 0: q/k row permutation over this many heads */
+    ks_qcat qcat;       /* the row's quantize category: KS_QCAT_NONE stays F32 */
     conv *cv;
 } hf_job;
 
@@ -171,56 +153,29 @@ static ks_status open_shards(conv *cv, const cJSON *index, ks_err *err) {
 
 /* ---- tensor plan ---- */
 
-/* kind and layer of an HF tensor name; 1 mapped, 0 dropped (buffers), -1 unknown */
-static int map_name(const char *hf, tkind *kind, int64_t *layer, bool *bias) {
-    if (ends_with(hf, ".rotary_emb.inv_freq") || ends_with(hf, ".attention.masked_bias") || ends_with(hf, ".attention.bias"))
-        return 0;
-    *bias = ends_with(hf, ".bias");
-    if (!*bias && !ends_with(hf, ".weight")) return -1;
-    const size_t base_len = strlen(hf) - (*bias ? 5 : 7);
-    const char *p = hf;
-    *layer = -1;
-    if (!strncmp(hf, "model.layers.", 13)) {
-        p = hf + 13;
-        int64_t l = 0;
-        int nd = 0;
-        for (; *p >= '0' && *p <= '9' && nd < 9; p++, nd++) l = l * 10 + (*p - '0');
-        if (!nd || *p != '.' || (nd > 1 && hf[13] == '0')) return -1;
-        *layer = l;
-        p++;
-    }
-    const size_t rest = base_len - (size_t)(p - hf);
-    for (int k = 0; k < T_COUNT; k++)
-        if (tnames[k].layer == (*layer >= 0) && strlen(tnames[k].hf) == rest && !strncmp(tnames[k].hf, p, rest)) {
-            *kind = (tkind)k;
-            return 1;
-        }
-    return -1;
+/* HF buffers that are not weights (dropped, as the Python) */
+static bool dropped_name(const char *hf) {
+    return ends_with(hf, ".rotary_emb.inv_freq") || ends_with(hf, ".attention.masked_bias") ||
+           ends_with(hf, ".attention.bias");
 }
 
-/* expected HF shape [rows, cols] of a weight of kind k (cols 0: a vector) */
-static void expected_shape(const hf_config *c, tkind k, int64_t *rows, int64_t *cols) {
-    const int64_t q = c->n_head * c->head_dim, kv = c->n_head_kv * c->head_dim;
-    switch (k) {
-    case T_EMBD: case T_OUTPUT: *rows = c->n_vocab, *cols = c->n_embd; return;
-    case T_OUT_NORM: case T_ATTN_NORM: case T_FFN_NORM: *rows = c->n_embd, *cols = 0; return;
-    case T_Q: *rows = q, *cols = c->n_embd; return;
-    case T_K: case T_V: *rows = kv, *cols = c->n_embd; return;
-    case T_O: *rows = c->n_embd, *cols = q; return;
-    case T_GATE: case T_UP: *rows = c->n_ff, *cols = c->n_embd; return;
-    default: *rows = c->n_embd, *cols = c->n_ff; return; /* T_DOWN */
-    }
+/* the hyperparameters that size the family's tensor rows, from config.json */
+static ks_hparams table_hparams(const hf_config *c) {
+    return (ks_hparams){.n_vocab = c->n_vocab, .n_embd = c->n_embd, .n_layer = c->n_layer, .n_head = c->n_head,
+                        .n_head_kv = c->n_head_kv, .n_ff = c->n_ff, .n_ctx_train = c->n_ctx, .head_dim = c->head_dim,
+                        .n_rot = c->head_dim};
 }
 
-static ks_status check_shape(const conv *cv, const st_tensor *t, tkind k, bool bias, ks_err *err) {
-    int64_t rows, cols;
-    expected_shape(&cv->cfg, k, &rows, &cols);
-    if (bias) cols = 0;
-    const uint32_t nd = cols ? 2 : 1;
+/* t must have the HF shape of row d (GGUF's reversed: [ne1, ne0], or [ne0] for a vector) */
+static ks_status check_shape(const conv *cv, const st_tensor *t, const ks_tensor_desc *d, ks_err *err) {
+    const ks_hparams hp = table_hparams(&cv->cfg);
+    const bool vec = d->ne[1] == KS_DIM_ONE;
+    const int64_t rows = ks_arch_dim(&hp, vec ? d->ne[0] : d->ne[1]), cols = vec ? 0 : ks_arch_dim(&hp, d->ne[0]);
+    const uint32_t nd = vec ? 1 : 2;
     if (t->n_dims != nd || t->shape[0] != rows || (nd == 2 && t->shape[1] != cols)) {
         char got[96] = "[", *g = got + 1;
-        for (uint32_t d = 0; d < t->n_dims && d < 4; d++)
-            g += snprintf(g, 20, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        for (uint32_t k = 0; k < t->n_dims && k < 4; k++)
+            g += snprintf(g, 20, "%s%lld", k ? ", " : "", (long long)t->shape[k]);
         snprintf(g, 8, "%s]", t->n_dims > 4 ? ", ..." : "");
         if (nd == 2)
             return ks_err_set(err, KS_ERR_FORMAT, "tensor '%.100s' has shape %s, config.json implies [%lld, %lld]", t->name, got,
@@ -262,13 +217,16 @@ static ks_status rope_freqs_job(conv *cv, size_t *cap, ks_err *err) {
         }
         cv->rope_freqs[i] = r;
     }
+    const ks_tensor_desc *row = ks_arch_row_by_slot(c->arch, offsetof(ks_model, rope_freqs), false);
     hf_job j = {.gen = cv->rope_freqs, .type = KS_DTYPE_F32, .n_dims = 1, .ne = {n, 1}};
-    snprintf(j.name, sizeof j.name, "rope_freqs.weight");
+    if (!row || !ks_arch_name(row, false, -1, j.name, sizeof j.name))
+        return ks_err_set(err, KS_ERR_UNSUPPORTED, "%s: Llama 3 RoPE scaling has no tensor in architecture '%s'", cv->dir,
+                          c->arch->name);
     return add_job(cv, cap, j, err);
 }
 
 static uint32_t job_type(const hf_job *j, int out_type) {
-    if (j->n_dims == 1 || ends_with(j->name, "_norm.weight") || !ends_with(j->name, ".weight")) return KS_DTYPE_F32;
+    if (j->n_dims == 1 || j->qcat == KS_QCAT_NONE) return KS_DTYPE_F32;
     if (out_type == KS_DTYPE_Q8_0 && j->ne[0] % QK8_0) return KS_DTYPE_F16; /* as the Python QuantError fallback */
     return (uint32_t)out_type;
 }
@@ -276,45 +234,47 @@ static uint32_t job_type(const hf_job *j, int out_type) {
 /* one job per source tensor, in shard then name order; checks names, shapes, completeness */
 static ks_status plan(conv *cv, ks_err *err) {
     const hf_config *c = &cv->cfg;
+    const ks_arch *a = c->arch;
     size_t cap = 0;
     ks_status st = rope_freqs_job(cv, &cap, err);
-    uint8_t *seen = calloc((size_t)(c->n_layer + 1) * T_COUNT, 1);
+    uint8_t *seen = calloc((size_t)(c->n_layer + 1) * a->n_tensors, 1);
     if (!seen) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     for (size_t s = 0; s < cv->n_shards && !st; s++) {
         for (size_t i = 0; i < cv->shards[s]->n_tensors && !st; i++) {
             const st_tensor *t = &cv->shards[s]->tensors[i];
-            tkind k;
+            if (dropped_name(t->name)) continue;
             int64_t il;
-            bool bias;
-            const int m = map_name(t->name, &k, &il, &bias);
-            if (m < 0) {
+            const ks_tensor_desc *d = ks_arch_match(a, t->name, strlen(t->name), true, &il);
+            if (!d) {
                 st = ks_err_set(err, KS_ERR_UNSUPPORTED, "%s: cannot map tensor '%.100s' to a %s tensor", cv->shard_names[s],
-                                t->name, c->fam->gguf_arch);
+                                t->name, a->name);
                 break;
             }
-            if (!m || (k == T_OUTPUT && c->tie_embd)) continue;
+            if (d->qcat == KS_QCAT_OUTPUT && c->tie_embd) continue;
             if (il >= c->n_layer) {
                 st = ks_err_set(err, KS_ERR_FORMAT, "tensor '%.100s': layer %lld but config.json has %lld layers", t->name,
                                 (long long)il, (long long)c->n_layer);
                 break;
             }
-            if ((st = check_shape(cv, t, k, bias, err))) break;
-            if (!bias) seen[(size_t)(il + 1) * T_COUNT + k] = 1;
-            hf_job j = {.src = t, .n_dims = t->n_dims};
-            if (tnames[k].layer) snprintf(j.name, sizeof j.name, "blk.%lld.%s.%s", (long long)il, tnames[k].gguf, bias ? "bias" : "weight");
-            else snprintf(j.name, sizeof j.name, "%s.%s", tnames[k].gguf, bias ? "bias" : "weight");
+            if ((st = check_shape(cv, t, d, err))) break;
+            seen[(size_t)(il + 1) * a->n_tensors + (size_t)(d - a->tensors)] = 1;
+            hf_job j = {.src = t, .n_dims = t->n_dims, .qcat = d->qcat};
+            ks_arch_name(d, false, il, j.name, sizeof j.name);
             j.ne[0] = t->n_dims == 2 ? t->shape[1] : t->shape[0];
             j.ne[1] = t->n_dims == 2 ? t->shape[0] : 1;
-            if (c->fam->permute_qk && (k == T_Q || k == T_K)) j.perm_heads = k == T_Q ? c->n_head : c->n_head_kv;
+            if (d->hf_xform == KS_HF_XFORM_PERMUTE_Q) j.perm_heads = c->n_head;
+            if (d->hf_xform == KS_HF_XFORM_PERMUTE_K) j.perm_heads = c->n_head_kv;
             st = add_job(cv, &cap, j, err);
         }
     }
     for (int64_t il = -1; il < c->n_layer && !st; il++)
-        for (int k = 0; k < T_COUNT && !st; k++)
-            if (tnames[k].required && tnames[k].layer == (il >= 0) && !seen[(size_t)(il + 1) * T_COUNT + k]) {
-                if (il >= 0) st = ks_err_set(err, KS_ERR_NOT_FOUND, "missing tensor 'model.layers.%lld.%s.weight'", (long long)il, tnames[k].hf);
-                else st = ks_err_set(err, KS_ERR_NOT_FOUND, "missing tensor '%s.weight'", tnames[k].hf);
-            }
+        for (size_t r = 0; r < a->n_tensors && !st; r++) {
+            const ks_tensor_desc *d = &a->tensors[r];
+            char name[160];
+            if (d->required && d->hf && d->per_layer == (il >= 0) && !seen[(size_t)(il + 1) * a->n_tensors + r] &&
+                ks_arch_name(d, true, il, name, sizeof name))
+                st = ks_err_set(err, KS_ERR_NOT_FOUND, "missing tensor '%s'", name);
+        }
     free(seen);
     return st;
 }

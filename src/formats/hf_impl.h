@@ -27,18 +27,19 @@ bool hf_json_int(const cJSON *obj, const char *key, int64_t *out);
 /* a string value (borrowed), or NULL */
 const char *hf_json_str(const cJSON *obj, const char *key);
 
-/* One supported HF architecture: data the converter reads instead of branching. */
+/* One supported HF architecture: what config.json and the GGUF keys need beyond the
+ * family's descriptor (model/arch.h: its HF class names, tensor table and transforms). */
 typedef struct hf_family {
-    const char *const *hf_archs; /* config.json "architectures"[0] values, NULL-terminated */
     const char *model_type;      /* config.json "model_type" (used when architectures is absent) */
-    const char *gguf_arch;       /* general.architecture */
-    bool permute_qk;             /* q/k rows: HF rotate-half halves -> GGUF interleaved pairs */
+    const char *gguf_arch;       /* general.architecture: the registry's family of that name */
     bool llama_keys;             /* also vocab_size and rope.dimension_count (LlamaModel) */
 } hf_family;
 
+struct ks_arch;
 /* config.json, validated. Absent optional values: has_* false. */
 typedef struct hf_config {
     const hf_family *fam;
+    const struct ks_arch *arch; /* the registry's descriptor of fam->gguf_arch */
     char hf_arch[64];
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, head_dim;
     bool has_n_head_kv, has_n_ctx, has_head_dim; /* head_dim key present in config.json */

@@ -5,6 +5,28 @@
  * "vec_dot type" (F32 -> F32, F16 -> F16, BF16 -> BF16, Q4_0/Q5_0/Q8_0 -> Q8_0,
  * Q4_1 -> Q8_1, Q4_K/Q6_K -> Q8_K). Every kernel has a scalar reference (*_ref); faster ISA
  * variants are selected at run time and tested against it.
+ *
+ * How a kernel is chosen today (to be unified into one table per dtype x ISA, resolved
+ * once at startup; until then this is the map):
+ *  - CPU features: base/cpu.h ks_cpu_has (cpuid, cached). Each fast path has its own
+ *    getter that caches its answer in a function-local static ("ok" flag):
+ *    ks_matmul_avx2_table (AVX2+FMA vec_dot table, matmul_avx2.c), ks_packed_gemm_avx512
+ *    (AMX-INT8 tiles inside it, packed_avx512.c), ks_gemm_f16_avx512 / ks_gemm_f16p_avx512
+ *    (gemm_f16.c), ks_gemm_bf16_avx512 / ks_gemm_bf16_amx (gemm_bf16.c).
+ *  - Load time: ks_matmul_pack_useful() (= the packed AVX-512 GEMM exists) makes the model
+ *    repack Q4_0/Q4_1/Q5_0/Q8_0/Q4_K/Q6_K weights into ks_tensor.packed (model.c).
+ *  - ks_matmul, per call, in this order (first that applies):
+ *      1. F16 (with bf16_batch) or BF16 weights, >= KS_BF16_MIN_TOK tokens, ne0 % 32 == 0:
+ *         BF16 dot products (AMX-BF16; else AVX512-BF16 for BF16 weights or on AMD), else
+ *         for F16 the FP32 panel product ks_gemm_f16p_avx512;
+ *      2. F16 weights, ne0 % 16 == 0: ks_gemm_f16_avx512 (llama.cpp's FP32 order);
+ *      3. w->packed: the packed int8 GEMM (AMX tiles for batches where present);
+ *      4. else the per-dtype vec_dot table: AVX2 row if the dtype has one, else scalar.
+ *    ks_matmul_n runs several weights on one input as one packed (or F16 panel) product
+ *    when they all qualify, else ks_matmul on each.
+ *  - Attention (F16 caches): ks_attn_kernels_best() picks avx512 > avx2 > scalar once per
+ *    context (context.c keeps the pointer); ks_attn_kernels_isa(name) gives one by name
+ *    for tests. ks_kernels_isa() names the matmul ISA for logs and benchmarks.
  */
 #ifndef KS_KERNELS_H
 #define KS_KERNELS_H

@@ -269,13 +269,13 @@ void ks_kv_clear(ks_context *c) { kv_clear(&c->kv); }
 static void apply_shift(ks_context *c) {
     const ks_model *m = c->m;
     const ks_hparams *hp = &m->hp;
-    if (m->arch->rope == KS_ROPE_NONE) {
+    if (m->arch->traits.pos == KS_POS_NONE) {
         memset(c->shift, 0, (size_t)c->n_ctx * sizeof *c->shift);
         return;
     }
     const int64_t kv_dim = hp->n_head_kv * hp->head_dim, half = hp->n_rot / 2;
     const ks_dtype_traits *tk = ks_dtype_get(c->kv.type_k);
-    const bool neox = m->arch->rope == KS_ROPE_NEOX;
+    const bool neox = m->arch->traits.pos == KS_POS_ROPE_NEOX;
 #pragma omp parallel for schedule(dynamic, 8)
     for (int64_t i = 0; i < c->n_ctx; i++) {
         if (!c->shift[i]) continue;

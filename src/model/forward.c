@@ -2,7 +2,9 @@
  * tokens of any sequences: embedding, then per layer an attention block and a
  * feed-forward block, then the output head for the tokens that want logits. Each
  * block is a function of (context, layer) reading the family's traits (model.h), so
- * a backward can later sit beside each.
+ * a backward can later sit beside each. The traits (model/arch.h) it reads: norm kind
+ * (and bias), position kind (RoPE normal / NeoX / none), gated SiLU; every other trait
+ * value was refused at load by ks_arch_check, so nothing here meets one.
  *
  * Numerics follow llama.cpp's CPU path (see kernels.h); with an F16 cache the query is
  * rounded to F16 before q.k, as ggml's f16 matmul does (attention.c).
@@ -50,7 +52,7 @@ static void norm_rows(const ks_model *m, float *y, const float *x, const ks_tens
     const int64_t E = m->hp.n_embd;
 #pragma omp parallel for schedule(static) if (n_tok > 8)
     for (int64_t t = 0; t < n_tok; t++) {
-        if (m->arch->norm == KS_NORM_RMS) ks_rmsnorm(y + t * E, x + t * E, w->data, E, m->hp.norm_eps);
+        if (m->arch->traits.norm == KS_NORM_RMS) ks_rmsnorm(y + t * E, x + t * E, w->data, E, m->hp.norm_eps);
         else ks_layernorm(y + t * E, x + t * E, w->data, b->data, E, m->hp.norm_eps);
     }
 }
@@ -89,9 +91,9 @@ static void attn_block(ks_context *c, int64_t il) {
         ks_matmul_n(w, y, 3, c->xb, n, c->mm_scratch);
     }
     add_bias(c->q, &l->bq, n, q_dim), add_bias(c->k, &l->bk, n, kv_dim), add_bias(c->v, &l->bv, n, kv_dim);
-    if (m->arch->rope != KS_ROPE_NONE) {
+    if (m->arch->traits.pos != KS_POS_NONE) { /* RoPE, normal or NeoX (ks_arch_check refused the others) */
         const int64_t half = hp->n_rot / 2;
-        const bool neox = m->arch->rope == KS_ROPE_NEOX;
+        const bool neox = m->arch->traits.pos == KS_POS_ROPE_NEOX;
 #pragma omp parallel for schedule(static) if (n > 8)
         for (int64_t t = 0; t < n; t++) {
             const float *cs = c->rope_cos + t * half, *sn = c->rope_sin + t * half;
@@ -117,6 +119,7 @@ static void ffn_block(ks_context *c, int64_t il) {
         float *y[] = {c->hb, c->hb2};
         ks_matmul_n(w, y, 2, c->xb, n, c->mm_scratch);
     }
+    /* gated SiLU, the one activation ks_arch_check admits */
 #pragma omp parallel for schedule(static) if (n > 8)
     for (int64_t t = 0; t < n; t++) ks_swiglu(c->hb + t * F, c->hb + t * F, c->hb2 + t * F, F);
     ks_matmul(&l->ffn_down, c->hb, n, c->xb2, c->mm_scratch);

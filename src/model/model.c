@@ -1,5 +1,8 @@
 /* model.c - model loading: picks the format by magic, builds the one model
- * description (tensor views into the mapping), owns the source, frees it all. */
+ * description (tensor views into the mapping), owns the source, frees it all.
+ * A GGUF loads by walking its family's tables (model/arch.h): hyperparameter
+ * keys, then every tensor row (global rows, then each layer's), then a check
+ * that the file holds no tensor the table does not name. */
 #include "model/model.h"
 
 #include <errno.h>
@@ -13,16 +16,169 @@
 
 #include "formats/gguf.h"
 #include "model/hparams_check.h"
+#include "tensor/dtype.h"
 #include "tokenizer/tokenizer.h"
 
-static const ks_arch arch_table[] = {
-    {.name = "llama", .norm = KS_NORM_RMS, .rope = KS_ROPE_NORM, .ffn = KS_FFN_SWIGLU},
-};
+#define MAX_DIM (1 << 20)
 
-const ks_arch *ks_arch_find(const char *name) {
-    for (size_t i = 0; i < sizeof arch_table / sizeof arch_table[0]; i++)
-        if (!strcmp(arch_table[i].name, name)) return &arch_table[i];
+/* ---- GGUF: hyperparameters and tensors from the family's tables (model/arch.h) ---- */
+
+static ks_status read_hparam(const gguf_ctx *g, const char *arch, const ks_hp_desc *d, ks_hparams *hp, ks_err *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, d->key);
+    void *dst = (char *)hp + d->off;
+    if (d->type == KS_HP_FLOAT) {
+        double v;
+        ks_status st = gguf_get_f64(g, key, &v, err);
+        if (st == KS_ERR_NOT_FOUND) v = d->dflt;
+        else if (st) return st;
+        *(float *)dst = (float)v;
+        return KS_OK;
+    }
+    int64_t v;
+    ks_status st = gguf_get_i64(g, key, &v, err);
+    if (st == KS_ERR_NOT_FOUND && !d->required) {
+        switch (d->dflt_kind) {
+        case KS_HP_DEFAULT_CONST: v = (int64_t)d->dflt; break;
+        case KS_HP_DEFAULT_N_HEAD: v = hp->n_head; break;
+        case KS_HP_DEFAULT_E_PER_HEAD: v = hp->n_head > 0 ? hp->n_embd / hp->n_head : 0; break;
+        case KS_HP_DEFAULT_HEAD_DIM: v = hp->head_dim; break;
+        }
+    } else if (st == KS_ERR_NOT_FOUND) {
+        return ks_err_set(err, st, "model: missing hyperparameter '%s'", key);
+    } else if (st) {
+        return st;
+    } else if (v < 0 || v > (int64_t)MAX_DIM * 64) {
+        return ks_err_set(err, KS_ERR_FORMAT, "model: hyperparameter '%s' = %lld out of range", key, (long long)v);
+    }
+    *(int64_t *)dst = v;
+    return KS_OK;
+}
+
+/* RoPE scaling by GGUF key: only "none" (or linear by 1) runs as the family's RoPE; frequency
+ * factors come as the rope_freqs tensor instead */
+static ks_status check_rope_scaling(const gguf_ctx *g, const char *arch, ks_err *err) {
+    char key[128];
+    gguf_str type;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    ks_status st = gguf_get_str(g, key, &type, err);
+    if (st == KS_ERR_NOT_FOUND) return KS_OK;
+    if (st) return st;
+    double factor = 1.0;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", arch);
+    if ((st = gguf_get_f64(g, key, &factor, err)) && st != KS_ERR_NOT_FOUND) return st;
+    if (gguf_str_eq(type, "none") || (gguf_str_eq(type, "linear") && (factor == 1.0 || factor == 0.0))) return KS_OK;
+    return ks_err_set(err, KS_ERR_UNSUPPORTED, "model: %s.rope.scaling.type = '%.32s' (factor %g) is not supported "
+                      "(Kestrel scales RoPE only by frequency factors, rope_freqs.weight)", arch, type.ptr, factor);
+}
+
+static ks_status read_hparams(ks_model *m, ks_err *err) {
+    const ks_arch *a = m->arch;
+    ks_hparams *hp = &m->hp;
+    ks_status st;
+    for (size_t i = 0; i < a->n_hparams; i++)
+        if ((st = read_hparam(m->gguf, a->name, &a->hparams[i], hp, err))) return st;
+    if ((st = ks_hparams_check_base(hp, a->name, err))) return st; /* by key, before tensors are sized from them */
+    if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
+        return ks_err_set(err, KS_ERR_FORMAT, "model: %s.attention.key_length = %lld / %s.rope.dimension_count = %lld: "
+                          "the head size must be positive, the RoPE dims even and at most the head size", a->name,
+                          (long long)hp->head_dim, a->name, (long long)hp->n_rot);
+    return check_rope_scaling(m->gguf, a->name, err);
+}
+
+/* Points t at row d's tensor for layer il after checking its shape is [ne0, ne1] (ne1 = 1
+ * for vectors) and its type is computable; vectors must be F32. An absent optional
+ * tensor leaves t zeroed. */
+static ks_status load_tensor(const ks_model *m, const ks_tensor_desc *d, int64_t il, ks_tensor *t, ks_err *err) {
+    const gguf_ctx *g = m->gguf;
+    char name[GGUF_MAX_NAME + 16];
+    memset(t, 0, sizeof *t);
+    if (!ks_arch_name(d, false, il, name, sizeof name))
+        return ks_err_set(err, KS_ERR_LIMIT, "model: tensor name too long");
+    const int64_t ne0 = ks_arch_dim(&m->hp, d->ne[0]), ne1 = ks_arch_dim(&m->hp, d->ne[1]);
+    int64_t i = gguf_find_tensor(g, name);
+    if (i < 0) return d->required ? ks_err_set(err, KS_ERR_NOT_FOUND, "model: missing tensor '%s'", name) : KS_OK;
+    const gguf_tensor_info *ti = &g->tensors[i];
+    if (ti->ne[0] != ne0 || ti->ne[1] != ne1 || ti->ne[2] != 1 || ti->ne[3] != 1)
+        return ks_err_set(err, KS_ERR_FORMAT, "model: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, "
+                          "%lld]", name, (long long)ti->ne[0], (long long)ti->ne[1], (long long)ti->ne[2],
+                          (long long)ti->ne[3], (long long)ne0, (long long)ne1);
+    const ks_dtype_traits *dt = ks_dtype_get(ti->type);
+    bool ok = ne1 == 1 ? ti->type == KS_DTYPE_F32 : (ks_matmul_get_ref(ti->type) != NULL && dt->to_float != NULL);
+    if (!ok)
+        return ks_err_set(err, KS_ERR_UNSUPPORTED, "model: tensor '%s' has unsupported type %s", name,
+                          dt ? dt->name : "?");
+    t->type = ti->type;
+    t->ne[0] = ti->ne[0], t->ne[1] = ti->ne[1], t->ne[2] = 1, t->ne[3] = 1;
+    t->row_bytes = (size_t)ks_dtype_row_bytes(ti->type, ti->ne[0]);
+    t->data = ti->data;
+    return KS_OK;
+}
+
+/* the first row of a in quantize category c, or NULL */
+static const ks_tensor_desc *row_of(const ks_arch *a, ks_qcat c) {
+    for (size_t i = 0; i < a->n_tensors; i++)
+        if (a->tensors[i].qcat == c) return &a->tensors[i];
     return NULL;
+}
+
+/* every tensor of the file must be a row of the table: one the forward would not read is an error
+ * (as llama.cpp's "wrong number of tensors") */
+static ks_status check_unknown_tensors(const ks_model *m, ks_err *err) {
+    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
+        const gguf_str n = m->gguf->tensors[i].name;
+        int64_t il;
+        const ks_tensor_desc *d = ks_arch_match(m->arch, n.ptr, n.len, false, &il);
+        if (!d || (d->per_layer && il >= m->hp.n_layer))
+            return ks_err_set(err, KS_ERR_FORMAT, "model: tensor '%.*s' is not part of a %s model with %lld layers",
+                              (int)n.len, n.ptr, m->arch->name, (long long)m->hp.n_layer);
+    }
+    return KS_OK;
+}
+
+static ks_status load_tensors(ks_model *m, ks_err *err) {
+    const ks_arch *a = m->arch;
+    ks_hparams *hp = &m->hp;
+    const ks_tensor_desc *embd = row_of(a, KS_QCAT_TOKEN_EMBD), *out = row_of(a, KS_QCAT_OUTPUT);
+    if (!embd || embd->per_layer)
+        return ks_err_set(err, KS_ERR_UNSUPPORTED, "model: %s has no token embedding", a->name);
+    int64_t ti = gguf_find_tensor(m->gguf, embd->gguf);
+    if (ti < 0) return ks_err_set(err, KS_ERR_NOT_FOUND, "model: missing tensor '%s'", embd->gguf);
+    hp->n_vocab = m->gguf->tensors[ti].ne[1];
+    if (m->tok && ks_tokenizer_n_vocab(m->tok) > hp->n_vocab)
+        return ks_err_set(err, KS_ERR_FORMAT, "model: tokenizer has %d tokens but %s has %lld rows",
+                          ks_tokenizer_n_vocab(m->tok), embd->gguf, (long long)hp->n_vocab);
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    ks_status st;
+    for (size_t r = 0; r < a->n_tensors; r++) { /* global rows first: their errors come before any layer's */
+        const ks_tensor_desc *d = &a->tensors[r];
+        if (!d->per_layer && (st = load_tensor(m, d, -1, ks_arch_slot(m, d), err))) return st;
+    }
+    for (int64_t il = 0; il < hp->n_layer; il++)
+        for (size_t r = 0; r < a->n_tensors; r++) {
+            const ks_tensor_desc *d = &a->tensors[r];
+            if (d->per_layer && (st = load_tensor(m, d, il, ks_arch_slot(&m->layers[il], d), err))) return st;
+        }
+    if (out && !ks_arch_slot(m, out)->data) {
+        if (!a->traits.tied_embd) return ks_err_set(err, KS_ERR_NOT_FOUND, "model: missing tensor '%s'", out->gguf);
+        *ks_arch_slot(m, out) = *ks_arch_slot(m, embd); /* tied embeddings */
+    }
+    for (int64_t i = 0; m->rope_freqs.data && i < hp->n_rot / 2; i++) { /* divisors of the rotation angles */
+        const float f = ((const float *)m->rope_freqs.data)[i];
+        if (!(f > 0.0f && f < 1e30f))
+            return ks_err_set(err, KS_ERR_FORMAT, "model: rope_freqs.weight[%lld] = %g is not a positive finite factor",
+                              (long long)i, (double)f);
+    }
+    return check_unknown_tensors(m, err);
+}
+
+/* the family's traits must all be ones the forward pass implements */
+static ks_status check_family(const ks_arch *a, ks_err *err) {
+    if (a->convert_only)
+        return ks_err_set(err, KS_ERR_UNSUPPORTED, "architecture '%s' can be converted from Hugging Face but not yet "
+                          "run by Kestrel", a->name);
+    return ks_arch_check(a, err);
 }
 
 bool ks_model_has_weights(const ks_model *m) { return m && m->hp.n_layer > 0 && m->layers; }
@@ -63,9 +219,10 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     if (arch.len >= sizeof name) return ks_err_set(err, KS_ERR_UNSUPPORTED, "unsupported architecture (name too long)");
     memcpy(name, arch.ptr, arch.len);
     name[arch.len] = '\0';
-    m->arch = ks_arch_find(name);
-    if (!m->arch) return ks_err_set(err, KS_ERR_UNSUPPORTED, "unsupported architecture '%s'", name);
-    return ks_arch_llama_load(m, err);
+    if ((st = ks_arch_lookup(name, &m->arch, err)) || (st = check_family(m->arch, err)) ||
+        (st = read_hparams(m, err)))
+        return st;
+    return load_tensors(m, err);
 }
 
 /* the matmul weight of index i (layers' seven, then the output head), NULL past the end */

@@ -1,9 +1,10 @@
 /* model.h - the one model description shared by every family, and the
  * inference context (KV cache + scratch) that runs it.
  *
- * A family (arch_*.c) contributes an arch descriptor (data: norm type,
- * rope style, block layout, which tensors exist) and the names of its GGUF
- * keys; forward.c reads only this description.
+ * A family is a const descriptor in the registry (model/arch.h): its GGUF keys,
+ * its tensor table (the slots of ks_model / ks_layer below) and its block traits.
+ * model.c loads a GGUF by walking that table; forward.c reads the traits and
+ * refuses nothing at run time: ks_arch_check refused unsupported traits at load.
  *
  * Ownership: ks_model owns its source (GGUF context or llama2.c mapping);
  * every ks_tensor in it is a view into that mapping, except the copies the
@@ -16,25 +17,12 @@
 #define KS_MODEL_H
 #include "base/mapfile.h"
 #include "kernels/kernels.h"
+#include "model/arch.h"
 #include "model/batch.h"
 #include "kestrel.h"
 
 struct gguf_ctx;
 struct ks_tokenizer;
-
-typedef enum ks_norm_kind { KS_NORM_RMS = 0, KS_NORM_LAYER = 1 } ks_norm_kind;
-typedef enum ks_rope_kind { KS_ROPE_NONE = 0, KS_ROPE_NORM = 1, KS_ROPE_NEOX = 2 } ks_rope_kind;
-typedef enum ks_ffn_kind { KS_FFN_SWIGLU = 0, KS_FFN_GELU = 1 } ks_ffn_kind;
-
-/* What makes a family different: data read by the one forward pass. */
-typedef struct ks_arch {
-    const char *name; /* GGUF general.architecture */
-    ks_norm_kind norm;
-    ks_rope_kind rope;
-    ks_ffn_kind ffn;
-    bool parallel_block; /* attention and MLP read the same normed input (Falcon) */
-    bool learned_pos;    /* absolute position embeddings (GPT-2) */
-} ks_arch;
 
 typedef struct ks_hparams {
     int64_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx_train;
@@ -60,7 +48,7 @@ typedef struct ks_model {
     ks_hparams hp;
     ks_model_format format;
     ks_tensor tok_embd;    /* [n_embd, n_vocab] */
-    ks_tensor pos_embd;    /* [n_embd, n_ctx_train], learned_pos only */
+    ks_tensor pos_embd;    /* [n_embd, n_ctx_train], KS_POS_LEARNED families only */
     ks_tensor output_norm, output_norm_b;
     ks_tensor rope_freqs;  /* [n_rot/2] F32, optional: RoPE frequency divisors (Llama 3 scaling) */
     ks_tensor output;      /* [n_embd, n_vocab]; == tok_embd when tied */
@@ -94,10 +82,8 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
 void ks_model_free(ks_model *m);
 bool ks_model_has_weights(const ks_model *m);
 
-/* family loaders (arch_*.c) */
-ks_status ks_arch_llama_load(ks_model *m, ks_err *err);
+/* llama2.c checkpoints (llama2c_load.c), described by the "llama" family */
 ks_status ks_llama2c_load(ks_model *m, const char *path, const char *tokenizer_path, ks_err *err);
-const ks_arch *ks_arch_find(const char *name);
 
 /* ---- inference context ---- */
 typedef struct ks_context_params {

@@ -1,5 +1,8 @@
 /* quantize.c - GGUF-to-GGUF type conversion (see quantize.h). Output buffers are
- * owned here until the writer has written them. */
+ * owned here until the writer has written them. A tensor's rule follows its
+ * quantize category in its family's tensor table (model/arch.h); names the table
+ * does not hold (unknown architectures, extra tensors) fall back to llama.cpp's
+ * substring tests. */
 #include "model/quantize.h"
 
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include "base/mapfile.h"
 #include "base/outfile.h"
 #include "formats/gguf.h"
+#include "model/arch.h"
 #include "tensor/dtype.h"
 
 #ifdef _OPENMP
@@ -54,6 +58,7 @@ static int target_index(int ftype) {
 /* per-file state of the type choice (llama.cpp's quantize_state_impl) */
 typedef struct choice {
     const gguf_ctx *g;
+    const ks_arch *fam;   /* the file's family (model/arch.h), or NULL if Kestrel does not know it */
     uint32_t ftype, base; /* file type and its default tensor type */
     bool tied;            /* no output.weight: token_embd is the output too */
     int n_attn_v, n_layer;
@@ -71,13 +76,31 @@ static bool ends_with(gguf_str s, const char *suf) {
     return s.len >= n && !memcmp(s.ptr + s.len - n, suf, n);
 }
 
-static bool is_attn_v(gguf_str n) {
-    return str_has(n, "attn_v.weight") || str_has(n, "attn_qkv.weight") || str_has(n, "attn_kv_b.weight");
+/* llama.cpp's name tests, for tensors the family's table does not name */
+static ks_qcat qcat_by_substring(gguf_str n) {
+    if (gguf_str_eq(n, "output.weight")) return KS_QCAT_OUTPUT;
+    if (gguf_str_eq(n, "token_embd.weight")) return KS_QCAT_TOKEN_EMBD;
+    if (str_has(n, "attn_v.weight") || str_has(n, "attn_kv_b.weight")) return KS_QCAT_ATTN_V;
+    if (str_has(n, "attn_qkv.weight")) return KS_QCAT_ATTN_QKV;
+    if (!str_has(n, "attn_k.weight") && !str_has(n, "attn_q.weight") && !str_has(n, "attn_output.weight") &&
+        !str_has(n, "ffn_up") && !str_has(n, "ffn_gate") && str_has(n, "ffn_down"))
+        return KS_QCAT_FFN_DOWN;
+    return KS_QCAT_OTHER;
 }
-static bool is_ffn_down(gguf_str n) {
-    return !is_attn_v(n) && !str_has(n, "attn_k.weight") && !str_has(n, "attn_q.weight") &&
-           !str_has(n, "attn_output.weight") && !str_has(n, "ffn_up") && !str_has(n, "ffn_gate") && str_has(n, "ffn_down");
+
+/* The quantize category of tensor name n: its row in the family's table, else by substring.
+ * *keep (if not NULL): the tensor keeps the default type without a rule of its own (a table
+ * row of category NONE; else llama.cpp's test: not a ".weight", or a "_norm.weight"). */
+static ks_qcat qcat_of(const ks_arch *fam, gguf_str n, bool *keep) {
+    int64_t il;
+    const ks_tensor_desc *d = ks_arch_match(fam, n.ptr, n.len, false, &il);
+    if (keep) *keep = d ? d->qcat == KS_QCAT_NONE : !ends_with(n, "weight") || str_has(n, "_norm.weight");
+    return d ? d->qcat : qcat_by_substring(n);
 }
+
+/* llama.cpp's attn_v rule also covers the fused and MLA value projections */
+static bool is_attn_v(ks_qcat c) { return c == KS_QCAT_ATTN_V || c == KS_QCAT_ATTN_QKV; }
+static bool is_ffn_down(ks_qcat c) { return c == KS_QCAT_FFN_DOWN; }
 
 /* llama.cpp visits tensors ordered by layer ("blk.N."), then by name: its per-category
  * counters are ranks in that order, whatever the file's order */
@@ -93,10 +116,12 @@ static bool visits_before(gguf_str a, gguf_str b) {
     const int c = memcmp(a.ptr, b.ptr, a.len < b.len ? a.len : b.len);
     return c < 0 || (c == 0 && a.len < b.len);
 }
-static int rank_of(const choice *c, gguf_str n, bool (*same_kind)(gguf_str)) {
+static int rank_of(const choice *c, gguf_str n, bool (*same_kind)(ks_qcat)) {
     int r = 0;
-    for (uint64_t i = 0; i < c->g->n_tensors; i++)
-        if (c->g->tensors[i].n_dims >= 2 && same_kind(c->g->tensors[i].name) && visits_before(c->g->tensors[i].name, n)) r++;
+    for (uint64_t i = 0; i < c->g->n_tensors; i++) {
+        const gguf_tensor_info *t = &c->g->tensors[i];
+        if (t->n_dims >= 2 && same_kind(qcat_of(c->fam, t->name, NULL)) && visits_before(t->name, n)) r++;
+    }
     return r;
 }
 
@@ -106,16 +131,21 @@ static void choice_init(choice *c, const gguf_ctx *g, int ftype) {
     c->ftype = (uint32_t)ftype;
     c->base = targets[target_index(ftype)].type;
     c->tied = true;
-    for (uint64_t i = 0; i < g->n_tensors; i++) {
-        const gguf_str n = g->tensors[i].name;
-        if (gguf_str_eq(n, "output.weight")) c->tied = false;
-        if (is_attn_v(n)) c->n_attn_v++;
-        if (str_has(n, "ffn_down")) c->n_layer++; /* fallback if the block count is missing */
-    }
     gguf_str arch;
     char key[160];
     uint64_t n_layer;
-    if (gguf_get_str(g, "general.architecture", &arch, NULL) == KS_OK && arch.len < 100) {
+    const bool has_arch = gguf_get_str(g, "general.architecture", &arch, NULL) == KS_OK && arch.len < 100;
+    if (has_arch) {
+        snprintf(key, sizeof key, "%.*s", (int)arch.len, arch.ptr);
+        c->fam = ks_arch_find(key);
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        const gguf_str n = g->tensors[i].name;
+        if (gguf_str_eq(n, "output.weight")) c->tied = false;
+        if (is_attn_v(qcat_of(c->fam, n, NULL))) c->n_attn_v++;
+        if (str_has(n, "ffn_down")) c->n_layer++; /* fallback if the block count is missing */
+    }
+    if (has_arch) {
         snprintf(key, sizeof key, "%.*s.block_count", (int)arch.len, arch.ptr);
         if (gguf_get_u64(g, key, &n_layer, NULL) == KS_OK && n_layer < 100000) c->n_layer = (int)n_layer;
     }
@@ -132,17 +162,19 @@ static bool more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i -
 static uint32_t out_type(const choice *c, const gguf_tensor_info *t) {
     if (t->n_dims < 2) return KS_DTYPE_F32;
     const gguf_str n = t->name;
-    if (!ends_with(n, "weight") || str_has(n, "_norm.weight") || !is_quantized(c->base)) return c->base;
+    bool keep;
+    const ks_qcat cat = qcat_of(c->fam, n, &keep);
+    if (keep || !is_quantized(c->base)) return c->base;
     const int64_t nx = t->ne[0];
     uint32_t type = c->base;
-    if (gguf_str_eq(n, "output.weight") || (c->tied && gguf_str_eq(n, "token_embd.weight"))) {
+    if (cat == KS_QCAT_OUTPUT || (c->tied && cat == KS_QCAT_TOKEN_EMBD)) {
         if (nx % ks_dtype_get(type)->block_size) type = KS_DTYPE_Q8_0;
         else if (type != KS_DTYPE_Q8_0) type = KS_DTYPE_Q6_K;
-    } else if (gguf_str_eq(n, "token_embd.weight")) {
+    } else if (cat == KS_QCAT_TOKEN_EMBD) {
         /* the default type */
-    } else if (is_attn_v(n)) {
+    } else if (is_attn_v(cat)) {
         if (c->ftype == FTYPE_Q4_K_M && more_bits(rank_of(c, n, is_attn_v), c->n_attn_v)) type = KS_DTYPE_Q6_K;
-    } else if (is_ffn_down(n)) {
+    } else if (is_ffn_down(cat)) {
         if (c->ftype == FTYPE_Q4_K_M && more_bits(rank_of(c, n, is_ffn_down), c->n_layer)) type = KS_DTYPE_Q6_K;
     }
     /* rows that do not fill this type's blocks: llama.cpp's fallbacks */

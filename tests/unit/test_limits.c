@@ -15,10 +15,9 @@ static ks_tensor mat(int64_t ne0, int64_t ne1) {
 }
 
 int main(void) {
-    static const ks_arch arch = {.name = "llama", .norm = KS_NORM_RMS, .rope = KS_ROPE_NORM, .ffn = KS_FFN_SWIGLU};
     ks_layer layers[1];
     ks_model m = {0};
-    m.arch = &arch;
+    m.arch = ks_arch_find("llama");
     m.kv_type = KS_DTYPE_F16;
     m.layers = layers;
     /* a described (not allocated) model: wide and with a huge trained context */
