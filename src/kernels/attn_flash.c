@@ -88,13 +88,23 @@ void ks_attn_merge(float *o, const float *const *o_part, const float *m, const f
 /* ---- the tiled kernel: one ISA's per-tile steps (attn_flash_simd.h) ---- */
 typedef struct flash_isa {
     void (*widen)(float *dst, const uint8_t *src, size_t row_bytes, uint32_t type, int64_t nt, int64_t hd);
-    void (*qk)(float *s, int64_t lds, const float *const *q, int64_t nq, const float *k, int64_t ldk, int64_t nt,
+    /* qk/pv on float tiles (ldk, ldv in floats); qk_h/pv_h on F16 cache rows (in halves) */
+    void (*qk)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk, int64_t nt,
                int64_t hd);
     float (*softmax)(float *s, int64_t n, int64_t a, int64_t b, const float *mask, float scale, float softcap,
                      float *m, float *l);
-    void (*pv)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const float *v,
+    void (*pv)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const void *v,
                int64_t ldv, int64_t nt, int64_t hd);
+    void (*qk_h)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk, int64_t nt,
+                 int64_t hd);
+    void (*pv_h)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const void *v,
+                 int64_t ldv, int64_t nt, int64_t hd);
 } flash_isa;
+
+/* F16 rows are read in place, without widening the tile, when few queries share each key
+ * (generation: the query heads of one kv head): widening costs a store and a reload per
+ * value that only these few queries would amortize */
+#define FLASH_DIRECT_NQ 8
 
 /* does any query of the block see a row of [j0, j0 + nt)? */
 static bool tile_visible(const ks_attn_args *a, int64_t i0, int64_t nq, int64_t j0, int64_t nt) {
@@ -137,19 +147,28 @@ static void flash_block(const flash_isa *x, const ks_attn_args *a, int64_t i0, i
             jhi = q_hi(a, i0 + i) > jhi ? q_hi(a, i0 + i) : jhi;
         }
     }
+    const bool direct = a->kv_type == KS_DTYPE_F16 && nq <= FLASH_DIRECT_NQ;
     for (int64_t j0 = jlo; j0 < jhi; j0 += t) {
         const int64_t nt = jhi - j0 < t ? jhi - j0 : t;
         if (!tile_visible(a, i0, nq, j0, nt)) continue;
         int64_t ldk, ldv;
-        const float *kp = tile_rows_f32(x, a, a->k, j0, nt, kt, &ldk);
-        x->qk(s, t, a->q + i0, nq, kp, ldk, nt, hd);
+        if (direct) x->qk_h(s, t, a->q + i0, nq, (const uint8_t *)a->k + (size_t)j0 * a->kv_row_bytes,
+                            (int64_t)(a->kv_row_bytes / 2), nt, hd);
+        else {
+            const float *kp = tile_rows_f32(x, a, a->k, j0, nt, kt, &ldk);
+            x->qk(s, t, a->q + i0, nq, kp, ldk, nt, hd);
+        }
         for (int64_t i = 0; i < nq; i++) {
             const int64_t lo = clamp(q_lo(a, i0 + i) - j0, 0, nt), hi = clamp(q_hi(a, i0 + i) - j0, lo, nt);
             const float *mask = a->mask ? a->mask + (i0 + i) * a->mask_stride + j0 : NULL;
             alpha[i] = x->softmax(s + i * t, t, lo, hi, mask, a->scale, a->softcap, m + i, l + i);
         }
-        const float *vp = tile_rows_f32(x, a, a->v, j0, nt, vt, &ldv);
-        x->pv(o, alpha, nq, s, t, vp, ldv, nt, hd);
+        if (direct) x->pv_h(o, alpha, nq, s, t, (const uint8_t *)a->v + (size_t)j0 * a->kv_row_bytes,
+                            (int64_t)(a->kv_row_bytes / 2), nt, hd);
+        else {
+            const float *vp = tile_rows_f32(x, a, a->v, j0, nt, vt, &ldv);
+            x->pv(o, alpha, nq, s, t, vp, ldv, nt, hd);
+        }
     }
     for (int64_t i = 0; i < nq; i++) {
         if (a->m_out) {
@@ -215,7 +234,7 @@ FA_T static inline void hsum4_avx2(const __m256 *a, float *out) {
 }
 
 #include "kernels/attn_flash_simd.h"
-static const flash_isa flash_avx2 = {fa_widen_avx2, fa_qk_avx2, fa_softmax_avx2, fa_pv_avx2};
+static const flash_isa flash_avx2 = {fa_widen_avx2, fa_qk_avx2, fa_softmax_avx2, fa_pv_avx2, fa_qk_h_avx2, fa_pv_h_avx2};
 #undef FA_T
 #undef FA
 #undef FV
@@ -282,7 +301,8 @@ FA_T static inline void hsum4_avx512(const __m512 *a, float *out) {
 }
 
 #include "kernels/attn_flash_simd.h"
-static const flash_isa flash_avx512 = {fa_widen_avx512, fa_qk_avx512, fa_softmax_avx512, fa_pv_avx512};
+static const flash_isa flash_avx512 = {fa_widen_avx512, fa_qk_avx512, fa_softmax_avx512, fa_pv_avx512, fa_qk_h_avx512,
+                                       fa_pv_h_avx512};
 
 static void attn_flash_avx2(const ks_attn_args *a, void *scratch) { flash_run(&flash_avx2, a, scratch); }
 static void attn_flash_avx512(const ks_attn_args *a, void *scratch) { flash_run(&flash_avx512, a, scratch); }

@@ -61,15 +61,19 @@ FA_T static void FA(widen)(float *dst, const uint8_t *src, size_t row_bytes, uin
     }
 }
 
-/* s[i * lds + c] = q[i] . k[c * ldk] for nq <= FA_QK_NQ queries and nk <= 4 keys */
+/* FW values at element idx of a K or V tile: float rows, or (h) F16 cache rows widened on the
+ * fly (generation: a few queries per key, where widening the tile first costs more than it saves) */
+#define FA_LD(h, base, idx) ((h) ? fv_ld_f16((const uint16_t *)(base) + (idx)) : fv_ld((const float *)(base) + (idx)))
+
+/* s[i * lds + c] = q[i] . k[c * ldk] for nq <= FA_QK_NQ queries and nk <= 4 keys (ldk in elements) */
 FA_T static FA_INLINE void FA(qk_block)(const int nq, const int nk, float *s, int64_t lds, const float *const *q,
-                                        const float *k, int64_t ldk, int64_t hd) {
+                                        const void *k, int64_t ldk, int64_t hd, const int h) {
     FV acc[4][4];
     for (int i = 0; i < 4; i++)
         for (int c = 0; c < 4; c++) acc[i][c] = fv_zero();
     for (int64_t d = 0; d < hd; d += FW) {
         FV kv[4];
-        for (int c = 0; c < nk; c++) kv[c] = fv_ld(k + c * ldk + d);
+        for (int c = 0; c < nk; c++) kv[c] = FA_LD(h, k, c * ldk + d);
         for (int i = 0; i < nq; i++) {
             const FV qv = fv_ld(q[i] + d);
             for (int c = 0; c < nk; c++) acc[i][c] = fv_fma(qv, kv[c], acc[i][c]);
@@ -82,24 +86,34 @@ FA_T static FA_INLINE void FA(qk_block)(const int nq, const int nk, float *s, in
     }
 }
 
-/* scores s[i * lds + j] = q[i] . k_j for i < nq, j < nt (k_j at k + j * ldk) */
-FA_T static void FA(qk)(float *s, int64_t lds, const float *const *q, int64_t nq, const float *k, int64_t ldk,
-                        int64_t nt, int64_t hd) {
+/* scores s[i * lds + j] = q[i] . k_j for i < nq, j < nt (k_j at element j * ldk of k) */
+FA_T static FA_INLINE void FA(qk_any)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k,
+                                      int64_t ldk, int64_t nt, int64_t hd, const int h) {
     for (int64_t i = 0; i < nq; i += FA_QK_NQ) {
         const int mq = nq - i < FA_QK_NQ ? (int)(nq - i) : FA_QK_NQ;
         for (int64_t j = 0; j < nt; j += 4) {
             float *sp = s + i * lds + j;
-            const float *kp = k + j * ldk;
+            const int64_t kp = j * ldk;
             const int nk = nt - j < 4 ? (int)(nt - j) : 4;
             for (int c = 0; c < (nk == 4 ? 1 : nk); c++) { /* four keys, or the last ones one by one */
                 const int w = nk == 4 ? 4 : 1;
-                if (FA_QK_NQ >= 4 && mq == 4) FA(qk_block)(4, w, sp + c, lds, q + i, kp + c * ldk, ldk, hd);
-                else if (FA_QK_NQ >= 3 && mq == 3) FA(qk_block)(3, w, sp + c, lds, q + i, kp + c * ldk, ldk, hd);
-                else if (mq == 2) FA(qk_block)(2, w, sp + c, lds, q + i, kp + c * ldk, ldk, hd);
-                else FA(qk_block)(1, w, sp + c, lds, q + i, kp + c * ldk, ldk, hd);
+                const void *kc = h ? (const void *)((const uint16_t *)k + kp + c * ldk)
+                                   : (const void *)((const float *)k + kp + c * ldk);
+                if (FA_QK_NQ >= 4 && mq == 4) FA(qk_block)(4, w, sp + c, lds, q + i, kc, ldk, hd, h);
+                else if (FA_QK_NQ >= 3 && mq == 3) FA(qk_block)(3, w, sp + c, lds, q + i, kc, ldk, hd, h);
+                else if (mq == 2) FA(qk_block)(2, w, sp + c, lds, q + i, kc, ldk, hd, h);
+                else FA(qk_block)(1, w, sp + c, lds, q + i, kc, ldk, hd, h);
             }
         }
     }
+}
+FA_T static void FA(qk)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk,
+                        int64_t nt, int64_t hd) {
+    FA(qk_any)(s, lds, q, nq, k, ldk, nt, hd, 0);
+}
+FA_T static void FA(qk_h)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk,
+                          int64_t nt, int64_t hd) {
+    FA(qk_any)(s, lds, q, nq, k, ldk, nt, hd, 1);
 }
 
 /* One query's tile of scores s[0, n) (n a multiple of 16, entries outside [a, b) ignored) into
@@ -140,13 +154,14 @@ FA_T static float FA(softmax)(float *s, int64_t n, int64_t a, int64_t b, const f
 
 /* o[i][d0 + FW c] = alpha[i] o[i][...] + sum_j p[i * ldp + j] v[j * ldv + d0 + FW c] for a register block */
 FA_T static FA_INLINE void FA(pv_block)(const int nq, const int nv, float *const *o, int64_t d0, const float *alpha,
-                                        const float *p, int64_t ldp, const float *v, int64_t ldv, int64_t nt) {
+                                        const float *p, int64_t ldp, const void *v, int64_t ldv, int64_t nt,
+                                        const int h) {
     FV acc[4][4];
     for (int i = 0; i < nq; i++)
         for (int c = 0; c < nv; c++) acc[i][c] = fv_mul(fv_ld(o[i] + d0 + c * FW), fv_set1(alpha[i]));
     for (int64_t j = 0; j < nt; j++) {
         FV vv[4];
-        for (int c = 0; c < nv; c++) vv[c] = fv_ld(v + j * ldv + d0 + c * FW);
+        for (int c = 0; c < nv; c++) vv[c] = FA_LD(h, v, j * ldv + d0 + c * FW);
         for (int i = 0; i < nq; i++) {
             const FV pj = fv_set1(p[i * ldp + j]);
             for (int c = 0; c < nv; c++) acc[i][c] = fv_fma(pj, vv[c], acc[i][c]);
@@ -157,22 +172,31 @@ FA_T static FA_INLINE void FA(pv_block)(const int nq, const int nv, float *const
 }
 
 FA_T static FA_INLINE void FA(pv_rows)(const int nq, float *const *o, const float *alpha, const float *p, int64_t ldp,
-                                       const float *v, int64_t ldv, int64_t nt, int64_t hd) {
+                                       const void *v, int64_t ldv, int64_t nt, int64_t hd, const int h) {
     int64_t d0 = 0;
-    for (; d0 + FA_PV_NV * FW <= hd; d0 += FA_PV_NV * FW) FA(pv_block)(nq, FA_PV_NV, o, d0, alpha, p, ldp, v, ldv, nt);
-    for (; d0 < hd; d0 += FW) FA(pv_block)(nq, 1, o, d0, alpha, p, ldp, v, ldv, nt);
+    for (; d0 + FA_PV_NV * FW <= hd; d0 += FA_PV_NV * FW) FA(pv_block)(nq, FA_PV_NV, o, d0, alpha, p, ldp, v, ldv, nt, h);
+    for (; d0 < hd; d0 += FW) FA(pv_block)(nq, 1, o, d0, alpha, p, ldp, v, ldv, nt, h);
 }
 
-/* o[i] = alpha[i] o[i] + sum_j p[i * ldp + j] v_j for i < nq, j < nt (v_j at v + j * ldv) */
-FA_T static void FA(pv)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const float *v,
-                        int64_t ldv, int64_t nt, int64_t hd) {
+/* o[i] = alpha[i] o[i] + sum_j p[i * ldp + j] v_j for i < nq, j < nt (v_j at element j * ldv of v) */
+FA_T static FA_INLINE void FA(pv_any)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp,
+                                      const void *v, int64_t ldv, int64_t nt, int64_t hd, const int h) {
     for (int64_t i = 0; i < nq; i += FA_PV_NQ) {
         const int mq = nq - i < FA_PV_NQ ? (int)(nq - i) : FA_PV_NQ;
-        if (FA_PV_NQ >= 4 && mq == 4) FA(pv_rows)(4, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd);
-        else if (FA_PV_NQ >= 3 && mq == 3) FA(pv_rows)(3, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd);
-        else if (mq == 2) FA(pv_rows)(2, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd);
-        else FA(pv_rows)(1, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd);
+        if (FA_PV_NQ >= 4 && mq == 4) FA(pv_rows)(4, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd, h);
+        else if (FA_PV_NQ >= 3 && mq == 3) FA(pv_rows)(3, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd, h);
+        else if (mq == 2) FA(pv_rows)(2, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd, h);
+        else FA(pv_rows)(1, o + i, alpha + i, p + i * ldp, ldp, v, ldv, nt, hd, h);
     }
+}
+FA_T static void FA(pv)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const void *v,
+                        int64_t ldv, int64_t nt, int64_t hd) {
+    FA(pv_any)(o, alpha, nq, p, ldp, v, ldv, nt, hd, 0);
+}
+FA_T static void FA(pv_h)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const void *v,
+                          int64_t ldv, int64_t nt, int64_t hd) {
+    FA(pv_any)(o, alpha, nq, p, ldp, v, ldv, nt, hd, 1);
 }
 
 #undef FA_INLINE
+#undef FA_LD
