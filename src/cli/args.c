@@ -77,6 +77,8 @@ static const opt_def opts[] = {
     {"d", "-d|--n-depth", T_I64, O(n_depth), 0, I32, "bench: tokens already in the context before each test"},
     {"parallel", "--parallel", T_STR, O(parallel), 0, 0,
      "bench: aggregate speed of N sequences at once, for each N of a list such as 1,2,4,8,16"},
+    {"kvu", "-kvu|--kv-unified", T_FLAG, O(kv_unified), 0, 0,
+     "bench --parallel: one pool of KV cells for all sequences (default: a stream per sequence, as llama.cpp)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -23,7 +23,7 @@ int cli_convert(int argc, char **argv);
 #define CLI_OPTS_SAMPLING "temp,top-k,top-p,min-p,repeat-penalty,repeat-last-n,presence-penalty,frequency-penalty,seed"
 #define CLI_OPTS_GENERATE CLI_OPTS_LOAD CLI_OPTS_CACHE ",p,f,n,c,t,no-bos,ignore-eos,max-input," CLI_OPTS_SAMPLING
 #define CLI_OPTS_CHAT CLI_OPTS_LOAD CLI_OPTS_CACHE ",system,n,c,t,max-input,parse-special," CLI_OPTS_SAMPLING
-#define CLI_OPTS_BENCH CLI_OPTS_LOAD CLI_OPTS_CACHE ",pp,ng,t,r,json,d,parallel"
+#define CLI_OPTS_BENCH CLI_OPTS_LOAD CLI_OPTS_CACHE ",pp,ng,t,r,json,d,parallel,kvu"
 #define CLI_OPTS_PERPLEXITY CLI_OPTS_LOAD ",f,c,b,t,chunks,max-input"
 #define CLI_OPTS_TOKENIZE "m,tokenizer,p,f,no-bos,parse-special,pieces,max-input"
 
@@ -34,6 +34,7 @@ typedef struct cli_opts {
     const char *cache_type_k, *cache_type_v, *parallel; /* -ctk, -ctv, bench --parallel; NULL when not given */
     int64_t n_depth;   /* bench -d: 0 when not given */
     bool flash_attn;   /* -fa */
+    bool kv_unified;   /* bench -kvu */
     int64_t n_predict; /* CLI_UNSET, -1 (until the context is full), or >= 0 */
     int64_t n_prompt;  /* bench -p: CLI_UNSET or >= 0 */
     int64_t n_ctx, n_batch, n_chunks, reps, max_input; /* 0 (or -1 for chunks) when not given */

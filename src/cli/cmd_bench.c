@@ -63,6 +63,7 @@ static int bench_parallel(const ks_model *m, const cli_opts *o, int64_t n_prompt
         ks_context *ctx = NULL;
         ks_context_params cp = ks_context_default_params();
         cp.n_ctx = n_kv + 1, cp.n_seq_max = (int)(N < 1 ? 1 : N), cp.n_batch = 512;
+        cp.kv_unified = o->kv_unified; /* llama-batched-bench: a stream per sequence unless -kvu */
         if (N < 1 || N > KS_MAX_SEQ || n_kv + 1 > m->hp.n_ctx_train) {
             ks_err_set(&err, KS_ERR_LIMIT, "bench: --parallel %lld: 1 to %d sequences of -p + -n tokens within the "
                        "trained context (%lld)", (long long)N, KS_MAX_SEQ, (long long)m->hp.n_ctx_train);

@@ -139,17 +139,28 @@ static void attend_one(ks_context *c, int64_t il, int64_t t, int64_t h, bool vec
  * view runs alone with its mask. FP32 sums in another order than llama.cpp's non-flash path
  * (as llama.cpp's own -fa). */
 #define FLASH_TB 16
+/* blocks of up to FLASH_TB consecutive tokens whose views start at the same cell (one sequence's
+ * stream): tokens of other sequences would make every tile of either visible to the whole block */
+static int64_t flash_blocks(const ks_context *c, int64_t *start) {
+    int64_t n_blk = 0;
+    for (int64_t t = 0; t < c->ub_n; t++)
+        if (!n_blk || t - start[n_blk - 1] >= FLASH_TB || c->ub_view[t].lo != c->ub_view[start[n_blk - 1]].lo)
+            start[n_blk++] = t;
+    start[n_blk] = c->ub_n;
+    return n_blk;
+}
+
 static void attention_flash(ks_context *c, int64_t il) {
     const ks_hparams *hp = &c->m->hp;
     const int64_t hd = hp->head_dim, n_kvh = hp->n_head_kv, group = hp->n_head / n_kvh, q_dim = hp->n_head * hd;
-    const int64_t n = c->ub_n, n_blk = (n + FLASH_TB - 1) / FLASH_TB;
+    const int64_t n_blk = flash_blocks(c, c->ub_blk);
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
     for (int64_t bi = 0; bi < n_blk; bi++) {
         for (int64_t hk = 0; hk < n_kvh; hk++) {
             const int tid = thread_id();
             ks_flash_scratch *fs = &c->flash[tid];
-            const int64_t t0 = (n_blk - 1 - bi) * FLASH_TB, t1 = t0 + FLASH_TB < n ? t0 + FLASH_TB : n;
+            const int64_t t0 = c->ub_blk[n_blk - 1 - bi], t1 = c->ub_blk[n_blk - bi]; /* longest first */
             ks_attn_args a = {.hd = hd, .n_kv = c->ub_n_span, .q = fs->q, .o = fs->o, .lo = fs->lo, .hi = fs->hi,
                               .k = kv_k_row(&c->kv, il, 0), .v = kv_v_row(&c->kv, il, 0), .kv_type = c->kv.type_k,
                               .kv_row_bytes = c->kv.k_row_bytes, .scale = scale, .softcap = 0.0f};
@@ -191,7 +202,8 @@ void ks_attention(ks_context *c, int64_t il) {
         attention_flash(c, il);
         return;
     }
-    if (n >= 4 && c->kvf && c->attn->qk_cols3 && c->attn->pv_cols3) {
+    /* per-sequence streams: the span covers every stream, which the transposed copy would widen */
+    if (n >= 4 && c->kvf && c->attn->qk_cols3 && c->attn->pv_cols3 && c->kv.n_stream <= 1) {
         attention_rows(c, il);
         return;
     }

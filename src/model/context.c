@@ -13,7 +13,7 @@
 
 ks_context_params ks_context_default_params(void) {
     ks_context_params p = {.n_ctx = 0, .n_batch = 0, .n_threads = 0, .kv_type = -1, .kv_type_v = -1,
-                           .logits_all = false, .n_seq_max = 1, .flash_attn = false};
+                           .logits_all = false, .n_seq_max = 1, .flash_attn = false, .kv_unified = true};
     return p;
 }
 
@@ -25,7 +25,7 @@ void ks_context_free(ks_context *c) {
     if (!c) return;
     kv_free(&c->kv);
     ks_batch_free(&c->b0);
-    free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->shift), free(c->cell_idx);
+    free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->ub_blk), free(c->shift), free(c->cell_idx);
     free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k), free(c->v), free(c->att), free(c->hb);
     free(c->hb2), free(c->scores), free(c->mask), free(c->qh), free(c->kvf), free(c->kvrow), free(c->rope_cos);
     for (int i = 0; c->flash && i < c->n_threads; i++)
@@ -78,6 +78,7 @@ static bool alloc_scratch(ks_context *c) {
     c->ub_cell = malloc(B * sizeof *c->ub_cell), c->ub_pos = malloc(B * sizeof *c->ub_pos);
     c->ub_seq = malloc(B * sizeof *c->ub_seq), c->ub_view = malloc(B * sizeof *c->ub_view);
     c->cells_all = malloc(B * sizeof *c->cells_all), c->shift = calloc(N, sizeof *c->shift);
+    c->ub_blk = malloc((B + 1) * sizeof *c->ub_blk);
     c->cell_idx = malloc(N * sizeof *c->cell_idx);
     c->x = malloc(B * E * 4), c->xb = malloc(B * E * 4), c->xb2 = malloc(B * E * 4);
     c->q = malloc(B * q_dim * 4), c->k = malloc(B * kv_dim * 4), c->v = malloc(B * kv_dim * 4);
@@ -104,7 +105,7 @@ static bool alloc_scratch(ks_context *c) {
         f->lo = malloc(nq * sizeof *f->lo), f->hi = malloc(nq * sizeof *f->hi), f->scratch = aligned_alloc(64, fsb);
         if (!f->q || !f->o || !f->lo || !f->hi || !f->scratch) return false;
     }
-    return c->ub_cell && c->ub_pos && c->ub_seq && c->ub_view && c->cells_all && c->shift && c->cell_idx && c->x && c->xb &&
+    return c->ub_cell && c->ub_pos && c->ub_seq && c->ub_view && c->cells_all && c->ub_blk && c->shift && c->cell_idx && c->x && c->xb &&
            c->xb2 && c->q && c->k && c->v && c->att && c->hb && c->hb2 && c->scores && c->mask && c->qh && c->kvrow &&
            c->rope_cos && c->rope_sin && c->inv_freq && c->logits && c->out_row && c->mm_scratch;
 }
@@ -149,6 +150,7 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
         ks_context_free(c);
         return st;
     }
+    if (!p->kv_unified) kv_set_streams(&c->kv, p->n_seq_max);
     if (!alloc_scratch(c)) {
         ks_context_free(c);
         return ks_err_set(err, KS_ERR_NOMEM, "out of memory allocating the context (n_ctx=%lld)", (long long)n_ctx);
@@ -194,15 +196,13 @@ ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err) {
     int64_t n_out = 0;
     ks_status st = check_batch(c, b, &n_out, err);
     if (st || (st = reserve_outputs(c, b->n_tokens, n_out, err))) return st;
-    if (b->n_tokens > c->kv.n_cells - c->kv.n_used)
-        return ks_err_set(err, KS_ERR_NO_KV_SLOT, "context full: %lld tokens need KV cells but %lld of %lld are free",
-                          (long long)b->n_tokens, (long long)(c->kv.n_cells - c->kv.n_used), (long long)c->kv.n_cells);
+    if ((st = kv_check_room(&c->kv, b->n_tokens, b->seq_first, err))) return st; /* before anything is claimed */
     c->n_outputs = 0, c->last_output = -1, c->n_out_batch = b->n_tokens;
     for (int64_t i = 0; i < b->n_tokens; i++) c->out_row[i] = -1;
     int64_t row = 0;
     for (int64_t done = 0; done < b->n_tokens;) {
         const int64_t n = b->n_tokens - done < c->n_batch ? b->n_tokens - done : c->n_batch;
-        if ((st = kv_find_slots(&c->kv, n, c->cells_all, err))) return st; /* cannot fail: checked above */
+        if ((st = kv_find_slots(&c->kv, n, b->seq_first + done, c->cells_all, err))) return st; /* checked above */
         for (int64_t t = 0; t < n; t++) {
             const int64_t i = done + t;
             kv_claim(&c->kv, c->cells_all[t], b->pos[i], b->seq[i]);

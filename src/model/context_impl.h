@@ -31,6 +31,7 @@ struct ks_context {
     int32_t *ub_seq;       /* [n_batch] the sequence each token attends as */
     ks_kv_view *ub_view;   /* [n_batch] what each token sees */
     int64_t *cells_all;    /* [n_batch] slots found for a whole call (reserved) */
+    int64_t *ub_blk;       /* [n_batch + 1] flash attention's token blocks (attention.c) */
     int64_t *cell_idx;     /* [n_ctx] cells for a state being loaded */
     int32_t *shift;        /* [n_ctx] pending position deltas per cell (K re-rotation) */
     /* activations, each owned, sized for n_batch tokens */

@@ -35,6 +35,7 @@ ks_status kv_init(ks_kv_cache *c, int64_t n_layer, int64_t kv_dim, int64_t n_cel
         kv_free(c);
         return ks_err_set(err, KS_ERR_NOMEM, "out of memory allocating the KV cache (%lld cells)", (long long)n_cells);
     }
+    c->n_stream = 1;
     kv_clear(c);
     return KS_OK;
 }
@@ -52,10 +53,53 @@ void kv_clear(ks_kv_cache *c) {
 
 static bool cell_free(const ks_kv_cache *c, int64_t i) { return c->cells[i].seq == 0; }
 
-ks_status kv_find_slots(const ks_kv_cache *c, int64_t n, int64_t *cells_out, ks_err *err) {
+void kv_set_streams(ks_kv_cache *c, int64_t n_stream) {
+    c->n_stream = n_stream < 1 ? 1 : n_stream > KS_MAX_SEQ ? KS_MAX_SEQ : n_stream;
+    if (c->n_stream > c->n_cells) c->n_stream = c->n_cells > 0 ? c->n_cells : 1;
+}
+
+/* the stream of a sequence and its cells [*s0, *s1) */
+static int64_t stream_of(const ks_kv_cache *c, int32_t seq, int64_t *s0, int64_t *s1) {
+    const int64_t s = c->n_stream > 1 && seq >= 0 ? seq % c->n_stream : 0, per = c->n_cells / c->n_stream;
+    *s0 = s * per, *s1 = s == c->n_stream - 1 ? c->n_cells : *s0 + per;
+    return s;
+}
+
+ks_status kv_check_room(const ks_kv_cache *c, int64_t n, const int32_t *seq, ks_err *err) {
     if (n > c->n_cells - c->n_used)
         return ks_err_set(err, KS_ERR_NO_KV_SLOT, "context full: %lld tokens need KV cells but %lld of %lld are free",
                           (long long)n, (long long)(c->n_cells - c->n_used), (long long)c->n_cells);
+    if (c->n_stream <= 1 || !seq) return KS_OK;
+    int64_t need[KS_MAX_SEQ] = {0}, s0, s1;
+    for (int64_t k = 0; k < n; k++) need[stream_of(c, seq[k], &s0, &s1)]++;
+    for (int64_t s = 0; s < c->n_stream; s++) {
+        if (!need[s]) continue;
+        stream_of(c, (int32_t)s, &s0, &s1);
+        int64_t n_free = 0;
+        for (int64_t i = s0; i < s1; i++) n_free += cell_free(c, i);
+        if (need[s] > n_free)
+            return ks_err_set(err, KS_ERR_NO_KV_SLOT, "context full: sequence %lld's share of the KV cache (%lld cells, "
+                              "n_ctx / %lld sequences) has %lld free for %lld tokens", (long long)s, (long long)(s1 - s0),
+                              (long long)c->n_stream, (long long)n_free, (long long)need[s]);
+    }
+    return KS_OK;
+}
+
+ks_status kv_find_slots(const ks_kv_cache *c, int64_t n, const int32_t *seq, int64_t *cells_out, ks_err *err) {
+    ks_status st = kv_check_room(c, n, seq, err);
+    if (st) return st;
+    if (c->n_stream > 1 && seq) { /* each stream's tokens take its first free cells, in batch order */
+        int64_t cursor[KS_MAX_SEQ];
+        for (int64_t s = 0; s < c->n_stream; s++) cursor[s] = -1;
+        for (int64_t k = 0; k < n; k++) {
+            int64_t s0, s1;
+            const int64_t s = stream_of(c, seq[k], &s0, &s1);
+            int64_t i = cursor[s] < 0 ? s0 : cursor[s] + 1;
+            while (!cell_free(c, i)) i++; /* room checked: a free cell lies ahead within [s0, s1) */
+            cells_out[k] = cursor[s] = i;
+        }
+        return KS_OK;
+    }
     /* a contiguous run from head keeps one sequence's cells in order (the common case) */
     int64_t start = -1;
     for (int pass = 0; pass < 2 && start < 0; pass++) {

@@ -33,7 +33,11 @@ typedef struct ks_kv_cache {
     uint8_t *k, *v;                  /* owned [n_layer][n_cells][row_bytes] */
     ks_kv_cell *cells;               /* owned [n_cells] */
     int64_t n_used;
-    int64_t head; /* where the next slot search starts */
+    int64_t head;     /* where the next slot search starts */
+    int64_t n_stream; /* 1: one pool for all sequences (unified); n > 1: cells split into n equal ranges,
+                         sequence s placing its new cells in range s % n, as llama.cpp's per-sequence
+                         streams (kv_unified = false): each sequence's cells stay contiguous, so a batch
+                         of many sequences attends without masks */
 } ks_kv_cache;
 
 /* What token t of a batch attends to (see the header comment). */
@@ -51,9 +55,15 @@ ks_status kv_init(ks_kv_cache *c, int64_t n_layer, int64_t kv_dim, int64_t n_cel
 void kv_free(ks_kv_cache *c);
 void kv_clear(ks_kv_cache *c);
 
-/* Finds n free cells for a batch (contiguous from head when possible), writing their
- * indices to cells_out. Changes nothing. KS_ERR_NO_KV_SLOT when fewer than n are free. */
-ks_status kv_find_slots(const ks_kv_cache *c, int64_t n, int64_t *cells_out, ks_err *err);
+/* Splits an empty cache into n_stream ranges (1: unified; at most KS_MAX_SEQ). */
+void kv_set_streams(ks_kv_cache *c, int64_t n_stream);
+/* KS_OK when n new tokens of sequences seq[0..n) fit (seq NULL: any cells), else
+ * KS_ERR_NO_KV_SLOT naming what is full. Changes nothing. */
+ks_status kv_check_room(const ks_kv_cache *c, int64_t n, const int32_t *seq, ks_err *err);
+/* Finds n free cells for a batch, writing their indices to cells_out: token k in the range
+ * of sequence seq[k] (streams), else contiguous from head when possible. Changes nothing.
+ * KS_ERR_NO_KV_SLOT as kv_check_room. */
+ks_status kv_find_slots(const ks_kv_cache *c, int64_t n, const int32_t *seq, int64_t *cells_out, ks_err *err);
 /* Claims cell i for position pos owned by the sequences in seq (nonzero). */
 void kv_claim(ks_kv_cache *c, int64_t i, int32_t pos, uint64_t seq);
 

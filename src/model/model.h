@@ -96,6 +96,9 @@ typedef struct ks_context_params {
     int n_seq_max;   /* sequences used at once (reserves that many logits rows); 0 = 1 */
     bool flash_attn; /* tiled flash attention (FP32, llama.cpp -fa's kind of numerics); F32 and Q8_0
                         caches always use it; off: llama.cpp's non-flash order, bit for bit */
+    bool kv_unified; /* true (default): one pool of cells for all sequences; false: n_ctx split into n_seq_max
+                        equal streams, one per sequence (llama.cpp's default, kv_unified = false): each
+                        sequence's cells stay contiguous and a many-sequence batch attends without masks */
 } ks_context_params;
 
 typedef struct ks_context ks_context;

@@ -125,7 +125,7 @@ ks_status ks_state_load(ks_context *c, int32_t seq, const uint8_t *buf, size_t l
     ks_kv_cache *kv = &c->kv;
     if (seq < 0) kv_clear(kv);
     else kv_seq_rm(kv, seq, -1, -1);
-    if ((st = kv_find_slots(kv, n, c->cell_idx, err))) return st; /* cannot fail: room checked */
+    if ((st = kv_find_slots(kv, n, NULL, c->cell_idx, err))) return st; /* cannot fail: room checked */
     const int64_t *cell = c->cell_idx;
     for (uint32_t i = 0; i < n; i++) {
         int32_t pos;

@@ -64,12 +64,17 @@ with tempfile.TemporaryDirectory() as tmp:
         if v == "F16":
             cases = [(c, f, t) for c in rq["cases"] if c["variant"] == v for (f, t) in ((["--f16-exact"], 1e-4), ([], 0.003))]
         for c, flags, tol in cases:
+            # under the sanitizers one chunk (a quarter of the work) against llama.cpp's running estimate
+            # after one chunk, within 1% (see running_note in the JSON): every kernel still runs
+            chunks, ref_ppl = (c["chunks"], c["ppl"]) if slow_ok else (1, c["running"][0])
+            tol = tol if slow_ok else 0.01
             r = run(["perplexity", "-m", path, "-f", os.path.join(SRC, rq["text"]), "-c", str(c["ctx"]), "--chunks",
-                     str(c["chunks"]), "-t", "2"] + flags, timeout=1200)
+                     str(chunks), "-t", "2"] + flags, timeout=1200)
             m = re.search(r"perplexity: ([\d.]+)\s*$", r.stdout.decode())
             if not check(r.returncode == 0 and m, "%s: no perplexity: %r" % (v, r.stderr[-200:])):
                 continue
             got = float(m.group(1))
+            c = dict(c, ppl=ref_ppl)
             rel = abs(got - c["ppl"]) / c["ppl"]
             print("%s %s vs llama.cpp %s: kestrel %.4f, llama.cpp %.4f, relative difference %.4f%% (tolerance %.2f%%)"
                   % (v, " ".join(flags) or "(default)", c["llama_path"], got, c["ppl"], 100 * rel, 100 * tol))

@@ -45,7 +45,9 @@ def requant(tool):
             m = re.search(r"Final estimate: PPL = ([\d.]+) \+/- ([\d.]+)", r.stdout + r.stderr)
             if not m:
                 sys.exit("no estimate in llama-perplexity output:\n" + (r.stdout + r.stderr)[-2000:])
-            c = {"variant": v, "llama_path": path, "ctx": 512, "chunks": 4, "ppl": float(m.group(1)),
+            # the running estimate after each chunk ("[1]18.6,[2]..."): the sanitizer pass runs one chunk
+            running = [float(x) for x in re.findall(r"\[\d+\]([\d.]+)", r.stdout + r.stderr)]
+            c = {"variant": v, "llama_path": path, "ctx": 512, "chunks": 4, "ppl": float(m.group(1)), "running": running,
                  "command": ("GGML_CPU_TILED_MM=0 " if path == "row-kernels" else "") + "llama-perplexity " +
                             " ".join(os.path.relpath(x, ROOT) if os.path.isabs(x) else x for x in cmd[1:])}
             print(c)

@@ -33,12 +33,12 @@ static void test_cells(void) {
     ks_err err;
     CHECK(kv_init(&kv, 2, 64, 16, KS_DTYPE_F16, KS_DTYPE_Q8_0, &err) == KS_OK, "%s", err.msg);
     int64_t cells[16];
-    CHECK(kv_find_slots(&kv, 5, cells, &err) == KS_OK && cells[0] == 0 && cells[4] == 4, "slots from 0");
+    CHECK(kv_find_slots(&kv, 5, NULL, cells, &err) == KS_OK && cells[0] == 0 && cells[4] == 4, "slots from 0");
     for (int i = 0; i < 5; i++) kv_claim(&kv, cells[i], i, 1); /* seq 0: pos 0..4 */
     kv_seq_cp(&kv, 0, 1, 0, 3);                                /* seq 1 shares pos 0..2 */
     CHECK(kv.n_used == 5, "a fork takes no cells (%lld used)", (long long)kv.n_used);
     CHECK(kv_seq_pos_max(&kv, 1) == 2 && kv_seq_pos_max(&kv, 0) == 4, "pos max");
-    CHECK(kv_find_slots(&kv, 2, cells, &err) == KS_OK && cells[0] == 5, "next slots after the used ones");
+    CHECK(kv_find_slots(&kv, 2, NULL, cells, &err) == KS_OK && cells[0] == 5, "next slots after the used ones");
     kv_claim(&kv, 5, 3, 2); /* seq 1, pos 3 */
     ks_kv_view v = kv_view(&kv, kv_n_span(&kv), 1, 3, 0);
     CHECK(v.lo == 0 && v.hi == 6 && !v.contiguous, "seq 1 sees cells 0-2 and 5 (lo %lld hi %lld)", (long long)v.lo,
@@ -58,17 +58,29 @@ static void test_cells(void) {
           "shift moves pos >= 1 down by one");
     kv_seq_add(&kv, 1, -1, -1, -5, shift);
     CHECK(kv.n_used == 0, "positions below 0 free their cells (%lld used)", (long long)kv.n_used);
-    CHECK(kv_find_slots(&kv, 17, cells, &err) == KS_ERR_NO_KV_SLOT, "17 cells do not fit in 16");
+    CHECK(kv_find_slots(&kv, 17, NULL, cells, &err) == KS_ERR_NO_KV_SLOT, "17 cells do not fit in 16");
+    /* per-sequence streams: 2 ranges of 8 cells, each sequence's tokens in its own, in order */
+    kv_set_streams(&kv, 2);
+    const int32_t seqs[10] = {0, 1, 0, 1, 1, 1, 1, 1, 1, 1};
+    CHECK(kv_find_slots(&kv, 4, seqs, cells, &err) == KS_OK && cells[0] == 0 && cells[1] == 8 && cells[2] == 1 &&
+          cells[3] == 9, "streams: cells 0, 8, 1, 9 (got %lld %lld %lld %lld)", (long long)cells[0], (long long)cells[1],
+          (long long)cells[2], (long long)cells[3]);
+    for (int i = 0; i < 4; i++) kv_claim(&kv, cells[i], i / 2, (uint64_t)1 << seqs[i]);
+    v = kv_view(&kv, kv_n_span(&kv), 1, 1, 0);
+    CHECK(v.lo == 8 && v.hi == 10 && v.contiguous, "seq 1 sees its stream's cells 8-9 without a mask");
+    CHECK(kv_find_slots(&kv, 7, seqs + 3, cells, &err) == KS_ERR_NO_KV_SLOT && kv.n_used == 4,
+          "7 more tokens of seq 1 overflow its 8 cells though 12 are free: %s", err.msg);
     kv_free(&kv);
 }
 
 static ks_model *model;
 static int32_t kv_type = -1; /* cache type under test */
 static bool flash;           /* flash attention under test */
+static bool unified = true;  /* one pool of cells, or per-sequence streams */
 static ks_context *new_ctx(int64_t n_ctx, int n_seq) {
     ks_context_params p = ks_context_default_params();
     p.n_ctx = n_ctx, p.n_seq_max = n_seq;
-    p.kv_type = kv_type, p.flash_attn = flash;
+    p.kv_type = kv_type, p.flash_attn = flash, p.kv_unified = unified;
     ks_context *c = NULL;
     ks_err err;
     if (ks_context_new(model, &p, &c, &err)) fprintf(stderr, "context: %s\n", err.msg);
@@ -325,7 +337,17 @@ int main(void) {
     fprintf(stderr, "vs the F16 cache: Q8_0 max top-10 log-prob diff %.3g, flash %.3g\n", q8, fa);
     CHECK(q8 <= TOL_LOGPROB, "a Q8_0 cache moves log-probs by %g", q8);
     CHECK(fa <= TOL_LOGPROB, "flash attention moves log-probs by %g", fa);
-    kv_type = -1, flash = false;
+    /* per-sequence streams (llama.cpp's default): the same batches over contiguous views, and a fork
+     * whose prompt lies in another sequence's stream */
+    unified = false, kv_type = -1;
+    for (int ti = 0; ti < n_cfg; ti += 2) {
+        flash = ti == 2;
+        fprintf(stderr, "KV cache F16%s, per-sequence streams:\n", flash ? ", flash attention" : "");
+        test_together(runs[ti]);
+    }
+    flash = false;
+    test_fork(&runs[0][2]);
+    unified = true;
     test_fork(&runs[0][2]);
     test_state(&runs[0][3]);
     test_full(&runs[0][1]);
