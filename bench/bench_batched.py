@@ -15,7 +15,7 @@ llama.cpp: llama-batched-bench -m F -c N_max x (PP + TG) -b 2048 -ub 512 -npp PP
 -t T -fa FA --output-format jsonl; --fa off (default: the attention order Kestrel reproduces) or on
 (llama.cpp's own CPU default), or off,on.
 Usage: python bench/bench_batched.py /tmp/lcp-build/bin/llama-batched-bench --model M [--model M2 ...]
-       [--npl 1,2,4,8,16] [--npp 128] [--ntg 128] [-t 2] [--runs 3] [--fa off] [--no-kestrel]
+       [--npl 1,2,4,8,16] [--npp 128] [--ntg 128] [-t 2] [--runs 3] [--fa off] [--kestrel-args '-fa'] [--no-kestrel]
 """
 import json, os, statistics, subprocess, sys
 
@@ -56,7 +56,7 @@ def run(cmd):
 
 def kestrel(a, model):
     return parse_kestrel(run([a.kestrel, "bench", "-m", model, "--parallel", a.npl, "-p", str(a.npp), "-n", str(a.ntg),
-                              "-t", str(a.t), "-r", "1", "--json"]).stdout)
+                              "-t", str(a.t), "-r", "1", "--json"] + a.kestrel_args.split()).stdout)
 
 
 def llama(a, model, fa):
@@ -72,6 +72,7 @@ def main():
     ap.add_argument("--npp", type=int, default=128)
     ap.add_argument("--ntg", type=int, default=128)
     ap.add_argument("--fa", default="off", help="llama.cpp flash attention: off, on, or off,on")
+    ap.add_argument("--kestrel-args", default="", help="extra `kestrel bench` flags, e.g. '-fa' or '-kvu'")
     ap.add_argument("--no-kestrel", action="store_true")
     a = ap.parse_args()
     models = a.model or [os.path.join(ROOT, "cache", "models", "smollm2-q4_0.gguf")]
