@@ -353,9 +353,78 @@ static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t stride,
     pv_chunked(pv_chains_256, o, p, v, stride, n_kv, hd, vec);
 }
 
+/* Columns (keys or positions in lanes, as qk_cols_nq / pv_cols_avx512) on 8-float registers: the
+ * same lane chains and reduction tree, one query at a time (a tree of 8 registers per query fits
+ * AVX2's 16; up to three queries would not). Masked loads for the last keys. */
+KS_AVX2 static inline __m256i tail_mask8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+KS_AVX2 static void qk_cols_avx2(float *s, const float *q, const float *kt, int64_t ld, int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        qk_cols_ref(s, q, kt, ld, n_kv, hd);
+        return;
+    }
+    for (int64_t j = 0; j < n_kv; j += 8) {
+        const __m256i m = tail_mask8(n_kv - j);
+        __m256 T[8];
+        for (int l = 0; l < 16; l++) {
+            __m256 u = _mm256_mul_ps(_mm256_set1_ps(q[l]), _mm256_maskload_ps(kt + l * ld + j, m));
+            for (int64_t d = l + 16; d < hd; d += 16)
+                u = _mm256_fmadd_ps(_mm256_set1_ps(q[d]), _mm256_maskload_ps(kt + d * ld + j, m), u);
+            T[l & 7] = l < 8 ? u : _mm256_add_ps(u, T[l & 7]);
+        }
+        __m256 t6[4];
+        for (int k = 0; k < 4; k++) t6[k] = _mm256_add_ps(T[k + 4], T[k]);
+        _mm256_maskstore_ps(s + j, m, _mm256_add_ps(_mm256_add_ps(t6[0], t6[2]), _mm256_add_ps(t6[1], t6[3])));
+    }
+}
+
+KS_AVX2 static void qk_cols3_avx2(float *const *s, const float *const *q, int nq, const float *kt, int64_t ld,
+                                  int64_t n_kv, int64_t hd) {
+    for (int i = 0; i < nq; i++) qk_cols_avx2(s[i], q[i], kt, ld, n_kv, hd);
+}
+
+/* four head dims per pass: lanes 0-7 and 8-15 of each dim's 16 position lanes in two registers */
+KS_AVX2 static void pv_cols_avx2(float *o, const float *p, const float *vt, int64_t ld, int64_t n_kv, int64_t hd) {
+    if (hd % 16) {
+        pv_cols_ref(o, p, vt, ld, n_kv, hd);
+        return;
+    }
+    for (int64_t d0 = 0; d0 < hd; d0 += 4) {
+        __m256 lo[4], hi[4];
+        for (int i = 0; i < 4; i++) lo[i] = hi[i] = _mm256_setzero_ps();
+        int64_t j = 0;
+        for (; j + 16 <= n_kv; j += 16) {
+            const __m256 P0 = _mm256_loadu_ps(p + j), P1 = _mm256_loadu_ps(p + j + 8);
+            for (int i = 0; i < 4; i++) {
+                lo[i] = _mm256_fmadd_ps(P0, _mm256_loadu_ps(vt + (d0 + i) * ld + j), lo[i]);
+                hi[i] = _mm256_fmadd_ps(P1, _mm256_loadu_ps(vt + (d0 + i) * ld + j + 8), hi[i]);
+            }
+        }
+        if (j < n_kv) { /* the last positions: lanes past n_kv keep their sums untouched */
+            const __m256i m0 = tail_mask8(n_kv - j), m1 = tail_mask8(n_kv - j - 8);
+            const __m256 P0 = _mm256_maskload_ps(p + j, m0), P1 = _mm256_maskload_ps(p + j + 8, m1);
+            for (int i = 0; i < 4; i++) {
+                const __m256 a = _mm256_fmadd_ps(P0, _mm256_maskload_ps(vt + (d0 + i) * ld + j, m0), lo[i]);
+                const __m256 b = _mm256_fmadd_ps(P1, _mm256_maskload_ps(vt + (d0 + i) * ld + j + 8, m1), hi[i]);
+                lo[i] = _mm256_blendv_ps(lo[i], a, _mm256_castsi256_ps(m0));
+                hi[i] = _mm256_blendv_ps(hi[i], b, _mm256_castsi256_ps(m1));
+            }
+        }
+        for (int i = 0; i < 4; i++) o[d0 + i] = r16_256(lo[i], hi[i]);
+    }
+}
+
+KS_AVX2 static void pv_cols3_avx2(float *const *o, const float *const *p, int nq, const float *vt, int64_t ld,
+                                  int64_t n_kv, int64_t hd) {
+    for (int i = 0; i < nq; i++) pv_cols_avx2(o[i], p[i], vt, ld, n_kv, hd);
+}
+
 static const ks_attn_kernels attn_avx512 = {"avx512",        qk_avx512,       pv_avx512,      qk_cols_avx512,
                                             pv_cols_avx512, qk_cols3_avx512, pv_cols3_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2", qk_avx2, pv_avx2, NULL, NULL, NULL, NULL};
+static const ks_attn_kernels attn_avx2 = {"avx2",       qk_avx2,       pv_avx2,      qk_cols_avx2,
+                                          pv_cols_avx2, qk_cols3_avx2, pv_cols3_avx2};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }
