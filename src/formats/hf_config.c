@@ -54,7 +54,15 @@ bool ks_hf_is_dir(const char *path) {
 
 ks_status hf_read_text(const char *dir, const char *name, char **out, size_t *len, ks_err *err) {
     *out = NULL;
-    if (!hf_file_exists(dir, name)) return ks_err_set(err, KS_ERR_NOT_FOUND, "%s: no %s", dir, name);
+    if (!hf_file_exists(dir, name)) {
+        char *p = hf_path(dir, name);
+        struct stat sb;
+        const bool there = p && stat(p, &sb) == 0;
+        free(p);
+        if (there) /* a FIFO, device or folder by that name: say so rather than "no such file" */
+            return ks_err_set(err, KS_ERR_FORMAT, "%s: %s is not a regular file", dir, name);
+        return ks_err_set(err, KS_ERR_NOT_FOUND, "%s: no %s", dir, name);
+    }
     char *path = hf_path(dir, name);
     if (!path) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     ks_mapfile mf;

@@ -186,6 +186,9 @@ with tempfile.TemporaryDirectory() as tmp:
         {k: v for k, v in json.load(open(p)).items() if k != "num_attention_heads"}, open(p + ".new", "w")) or os.replace(p + ".new", p)),
         ["missing 'num_attention_heads'"])
     bad_folder("no_tokenizer", lambda d: os.remove(os.path.join(d, "tokenizer.json")), ["no tokenizer.json"])
+    # a FIFO (or device) named config.json is refused by name, without blocking on it
+    bad_folder("fifo_config", lambda d: os.remove(os.path.join(d, "config.json")) or os.mkfifo(os.path.join(d, "config.json")),
+               ["config.json is not a regular file"])
     bad_folder("no_index_entry", edit_json("model.safetensors.index.json", lambda p: json.dump(
         {"weight_map": {k: v for k, v in json.load(open(p))["weight_map"].items() if "up_proj" not in k}}, open(p + ".new", "w"))
         or os.replace(p + ".new", p)), ["model.safetensors.index.json lists"])
