@@ -139,6 +139,7 @@ KS_AVX512 static void pv_chains_512(float *acc, int64_t ld, int n_chains, const 
         float *row = acc + (j & (n_chains - 1)) * ld;
         const __m512 pj = _mm512_set1_ps(p[j]);
         const uint16_t *vr = v + j * stride;
+        if (j + KS_ATTN_PF < n_kv) ks_prefetch_row(vr + KS_ATTN_PF * stride, (size_t)w * 2);
         for (int64_t d = 0; d < w; d += 16)
             _mm512_storeu_ps(row + d, _mm512_fmadd_ps(pj, ld16h(vr + d), _mm512_loadu_ps(row + d)));
     }
@@ -344,6 +345,7 @@ KS_AVX2 static void pv_chains_256(float *acc, int64_t ld, int n_chains, const fl
         float *row = acc + (j & (n_chains - 1)) * ld;
         const __m256 pj = _mm256_set1_ps(p[j]);
         const uint16_t *vr = v + j * stride;
+        if (j + KS_ATTN_PF < n_kv) ks_prefetch_row(vr + KS_ATTN_PF * stride, (size_t)w * 2);
         for (int64_t d = 0; d < w; d += 8)
             _mm256_storeu_ps(row + d, _mm256_fmadd_ps(pj, ld8h(vr + d), _mm256_loadu_ps(row + d)));
     }

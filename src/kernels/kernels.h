@@ -145,6 +145,13 @@ const ks_attn_kernels *ks_attn_kernels_isa(const char *isa);
  * parallelises over (kv head, query block, kv split). Accuracy: FP32 sums, exp and tanh within a
  * few ulp; tests/unit/test_attn.c bounds the error against the double-precision reference. */
 #define KS_ATTN_MAX_HD 256
+/* Attention over cache rows one head at a time reads hd values every kv_dim: a stride the hardware
+ * prefetcher follows poorly, so the loops prefetch the row KS_ATTN_PF positions ahead (no effect
+ * on results). */
+#define KS_ATTN_PF 8
+static inline void ks_prefetch_row(const void *p, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 0, 3);
+}
 #define KS_ATTN_QB 64
 typedef struct ks_attn_args {
     int64_t n_q, hd, n_kv;
