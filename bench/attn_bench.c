@@ -56,7 +56,10 @@ static void gen_exact(bench *b, int64_t il) {
         float qh[256];
         const int64_t kvh = h / (s->n_head / s->n_kvh);
         ks_fp16_round_row(b->q + h * s->hd, qh, s->hd);
-        for (int64_t j = 0; j < b->n_kv; j++) sc[j] = ak->qk(qh, kc + j * b->kv_dim + kvh * s->hd, s->hd, true) * scale;
+        for (int64_t j = 0; j < b->n_kv; j++) { /* as attention.c's attend_one: rows prefetched ahead */
+            if (j + KS_ATTN_PF < b->n_kv) ks_prefetch_row(kc + (j + KS_ATTN_PF) * b->kv_dim + kvh * s->hd, (size_t)s->hd * 2);
+            sc[j] = ak->qk(qh, kc + j * b->kv_dim + kvh * s->hd, s->hd, true) * scale;
+        }
         ks_softmax(sc, b->n_kv);
         ks_fp16_round_row(sc, sc, b->n_kv);
         ak->pv(b->o + h * s->hd, sc, vc + kvh * s->hd, b->kv_dim, b->n_kv, s->hd, true);

@@ -146,9 +146,9 @@ const ks_attn_kernels *ks_attn_kernels_isa(const char *isa);
  * few ulp; tests/unit/test_attn.c bounds the error against the double-precision reference. */
 #define KS_ATTN_MAX_HD 256
 /* Attention over cache rows one head at a time reads hd values every kv_dim: a stride the hardware
- * prefetcher follows poorly, so the loops prefetch the row KS_ATTN_PF positions ahead (no effect
- * on results). */
-#define KS_ATTN_PF 8
+ * prefetcher follows poorly, so the loops prefetch the row KS_ATTN_PF positions ahead (no effect on
+ * results; q.k over 4096 keys from DRAM in a harness: 155 ns a key without, 54-60 with 16 ahead) */
+#define KS_ATTN_PF 16
 static inline void ks_prefetch_row(const void *p, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch((const char *)p + off, 0, 3);
 }
