@@ -38,10 +38,12 @@ ks_status ks_mapfile_open(ks_mapfile *mf, const char *path, ks_err *err) {
         p = mmap(al, len, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0);
         if (p == MAP_FAILED) {
             munmap(res, len + huge);
-        } else { /* release the reservation around the mapping */
+        } else { /* release the reservation around the mapping (which ends at a page boundary: munmap
+                    at al + len, inside the last page, would fail and leak the whole tail) */
+            const size_t pg = (size_t)sysconf(_SC_PAGESIZE), mlen = (len + pg - 1) / pg * pg;
             if (al > (uint8_t *)res) munmap(res, (size_t)(al - (uint8_t *)res));
-            const size_t tail = (size_t)((uint8_t *)res + len + huge - (al + len));
-            if (tail) munmap(al + len, tail);
+            const size_t tail = huge - (size_t)(al - (uint8_t *)res); /* the reservation is mlen + huge */
+            if (tail) munmap(al + mlen, tail);
 #ifdef MADV_HUGEPAGE
             madvise(p, len, MADV_HUGEPAGE);
 #endif
