@@ -26,6 +26,7 @@ const char *ks_status_str(ks_status s) {
     case KS_ERR_LIMIT: return "limit exceeded";
     case KS_ERR_NOT_FOUND: return "not found";
     case KS_ERR_NO_KV_SLOT: return "no KV cache slot";
+    case KS_ERR_ABORTED: return "aborted";
     }
     return "unknown error";
 }

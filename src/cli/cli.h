@@ -69,9 +69,9 @@ int cli_fail(const ks_err *err);
 /* cli_fail for an error reading user input: a size-limit error gets the hint
  * "; raise it with --max-input-bytes N". */
 int cli_fail_input(const ks_err *err);
-struct ks_hf_convert_stats;
+
 /* Prints the one-line summary of a Hugging Face conversion (cmd_convert.c). */
-void cli_report_convert(const char *dir, const char *out, const struct ks_hf_convert_stats *st);
+void cli_report_convert(const char *dir, const char *out, const ks_convert_stats *st);
 /* Fits sampler options to a context of n_ctx tokens: a --repeat-last-n window
  * longer than the context means the context (the sampler allocates the window). */
 void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx);

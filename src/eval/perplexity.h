@@ -7,16 +7,7 @@
 #define KS_PERPLEXITY_H
 #include "model/model.h"
 
-typedef struct ks_ppl_result {
-    int64_t n_chunks;  /* chunks scored */
-    int64_t n_scored;  /* tokens scored */
-    double nll, nll2;  /* sums of -log p and its square */
-    double ppl;        /* exp(nll / n_scored) */
-    double ppl_err;    /* llama.cpp's +/- estimate */
-} ks_ppl_result;
-
-/* Called after every chunk with the running result (may be NULL). */
-typedef void (*ks_ppl_progress_fn)(void *ud, const ks_ppl_result *running);
+/* ks_ppl_result, ks_ppl_progress_fn: kestrel.h */
 
 /* tokens: the whole text's ids. n_ctx: chunk length (>= 8, even); n_batch: tokens
  * per decode (llama.cpp's ubatch, 512). max_chunks <= 0: all. KS_ERR_INVALID_ARG if

@@ -20,15 +20,7 @@
  * "auto"; -2 if unknown. */
 int ks_hf_outtype_from_name(const char *name);
 
-typedef struct ks_hf_convert_stats {
-    char arch[32];      /* GGUF architecture written ("llama", "qwen2") */
-    char pre[32];       /* tokenizer.ggml.pre written */
-    bool pre_default;   /* the pre-tokenizer was not recognised: "default" written */
-    int out_type;       /* ggml type of the 2-D weights (after "auto") */
-    int64_t n_tensors;  /* tensors written */
-    int64_t n_params;   /* elements in them */
-    uint64_t bytes_in;  /* safetensors bytes read */
-} ks_hf_convert_stats;
+typedef ks_convert_stats ks_hf_convert_stats; /* kestrel.h */
 
 /* Converts the folder dir into the GGUF file out_path. out_type: a ggml type id
  * (F32, F16, BF16, Q8_0) or KS_HF_OUT_AUTO. 2-D weights get out_type, norms and

@@ -33,10 +33,7 @@
 
 struct ks_tokenizer;
 
-typedef struct ks_chat_msg {
-    const char *role;    /* "system", "user", "assistant", ... (NUL-terminated) */
-    const char *content; /* NULL is the empty string */
-} ks_chat_msg;
+/* ks_chat_msg: kestrel.h */
 
 typedef enum ks_chat_format {
     KS_CHAT_UNKNOWN = 0,

@@ -63,7 +63,7 @@ ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, cons
     int32_t prev = tokens[n_tokens - 1];
     bool stop_cb = false;
     for (int64_t i = 0; i < n_predict && !s; i++) {
-        const int32_t id = ks_sampler_sample(smpl, ks_context_logits(ctx, -1));
+        const int32_t id = ks_sampler_sample(smpl, ks_context_logits(ctx, -1), (int32_t)m->hp.n_vocab);
         st.n_gen++;
         if (!gp->ignore_eog && is_stop(m, id)) {
             st.stopped_eog = true;

@@ -5,28 +5,9 @@
 #include "generate/sampler.h"
 #include "model/model.h"
 
-/* Receives each chunk of complete UTF-8 text as it is produced. Return
- * nonzero to stop generation. */
-typedef int (*ks_gen_text_fn)(void *ud, const char *text, size_t len);
 
-typedef struct ks_gen_stats {
-    int64_t n_prompt;  /* prompt tokens evaluated (excluding those already cached) */
-    int64_t n_gen;     /* tokens generated (evaluated or not) */
-    double t_prompt_s; /* wall time of prompt processing */
-    double t_gen_s;    /* wall time of generation */
-    bool stopped_eog;  /* ended on an end-of-generation token */
-    bool stopped_ctx;  /* ended because the context was full (before n_predict tokens) */
-    int64_t n_discarded; /* tokens dropped by context shifts: positions [n_keep, n_keep + n_discarded) of
-                            the cache as it was (prompt and generated tokens), in one block */
-} ks_gen_stats;
 
-typedef struct ks_gen_params {
-    int64_t n_predict; /* tokens to generate at most; < 0: until the context is full */
-    bool ignore_eog;   /* keep going past end-of-generation tokens (benchmarks) */
-    bool context_shift; /* a full context drops the oldest half after n_keep (as llama.cpp's context
-                           shift) and generation goes on: n_predict < 0 then means n_ctx tokens */
-    int64_t n_keep;     /* tokens kept at the start (the system prompt) when shifting */
-} ks_gen_params;
+/* ks_gen_text_fn, ks_gen_stats, ks_gen_params: kestrel.h */
 
 /* Generates up to gp->n_predict tokens after tokens[0..n_tokens), and never more
  * than the context holds: ks_gen_max_tokens(gp->n_predict, n_ctx, n_tokens)

@@ -268,8 +268,10 @@ static int32_t draw(ks_sampler *s, const cand *c, size_t n, float max) {
     return c[n - 1].id; /* rounding: u landed at the very top */
 }
 
-int32_t ks_sampler_sample(ks_sampler *s, const float *logits) {
-    if (!s || !logits) return -1;
+int32_t ks_sampler_n_vocab(const ks_sampler *s) { return s ? s->n_vocab : 0; }
+
+int32_t ks_sampler_sample(ks_sampler *s, const float *logits, int32_t n_vocab) {
+    if (!s || !logits || n_vocab < s->n_vocab) return -1;
     const size_t nv = (size_t)s->n_vocab;
     cand *c = s->cands;
     for (size_t i = 0; i < nv; i++) c[i] = (cand){(int32_t)i, isnan(logits[i]) ? -INFINITY : logits[i]};

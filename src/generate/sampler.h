@@ -17,17 +17,7 @@
 
 typedef struct ks_sampler ks_sampler;
 
-typedef struct ks_sampler_params {
-    float temp;            /* <= 0: greedy (argmax, ties -> lowest id) */
-    int32_t top_k;         /* <= 0 (or >= n_vocab): off */
-    float top_p;           /* in (0, 1]; 1: off */
-    float min_p;           /* <= 0: off; at most 1. Keeps p >= min_p * p_max */
-    float repeat_penalty;  /* > 0; 1: off. llama.cpp: logit > 0 ? logit / p : logit * p */
-    int32_t repeat_last_n; /* penalty window in tokens: 0 = penalties off, -1 = whole history */
-    float presence_penalty;  /* 0: off. logit -= presence * (count > 0)      (OpenAI) */
-    float frequency_penalty; /* 0: off. logit -= frequency * count           (OpenAI) */
-    uint64_t seed;         /* same seed, same output (0 is an ordinary seed) */
-} ks_sampler_params;
+/* ks_sampler_params: kestrel.h */
 /* All three penalties count a token's occurrences over the same window (the
  * last repeat_last_n accepted tokens), as llama.cpp's penalties sampler does. */
 
@@ -47,9 +37,6 @@ void ks_sampler_reset(ks_sampler *s);
 /* Records a token (prompt or generated) for the penalties. Ids outside
  * [0, n_vocab) are ignored. */
 void ks_sampler_accept(ks_sampler *s, int32_t token);
-/* Picks the next token from n_vocab logits (not modified; NaN counts as -inf).
- * Does not accept the token: call ks_sampler_accept with the result.
- * Returns an id in [0, n_vocab), or -1 if s or logits is NULL. */
-int32_t ks_sampler_sample(ks_sampler *s, const float *logits);
+/* ks_sampler_sample (kestrel.h) */
 
 #endif /* KS_SAMPLER_H */

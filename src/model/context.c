@@ -13,7 +13,7 @@
 
 ks_context_params ks_context_default_params(void) {
     ks_context_params p = {.n_ctx = 0, .n_batch = 0, .n_threads = 0, .kv_type = -1, .kv_type_v = -1,
-                           .logits_all = false, .n_seq_max = 1, .flash_attn = false, .kv_unified = true};
+                           .logits_all = false, .n_seq_max = 1, .flash_attn = KS_FLASH_ATTN_OFF, .kv_unified = true};
     return p;
 }
 

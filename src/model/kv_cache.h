@@ -19,7 +19,7 @@
 
 #include "kestrel.h"
 
-#define KS_MAX_SEQ 64 /* sequence ids 0..63 (one bit each in a cell) */
+/* KS_MAX_SEQ (kestrel.h): sequence ids 0..63, one bit each in a cell */
 
 typedef struct ks_kv_cell {
     int32_t pos;  /* -1: free */

@@ -71,12 +71,7 @@ typedef struct ks_model {
  * tokenization only. On failure *out is NULL and err names the problem. */
 ks_status ks_model_load(const char *path, const char *tokenizer_path, ks_model **out, ks_err *err);
 /* The same with load options (NULL: defaults, as ks_model_load). */
-typedef struct ks_model_params {
-    bool no_mmap;   /* GGUF: copy every matmul weight into owned memory instead of reading the mapping */
-    bool no_repack; /* keep the files' row layouts: no packed copies (as llama.cpp's --no-repack) */
-    bool f16_exact; /* F16 weights: prompt batches in FP32 FMAs as llama.cpp computes them, not by
-                       BF16 dot products (ks_tensor.bf16_batch; docs/NUMERICS.md) */
-} ks_model_params;
+/* ks_model_params: kestrel.h (tokenizer_path and progress there are read by ks_model_load_from_file) */
 ks_status ks_model_load_params(const char *path, const char *tokenizer_path, const ks_model_params *params,
                                ks_model **out, ks_err *err);
 void ks_model_free(ks_model *m);
@@ -86,25 +81,8 @@ bool ks_model_has_weights(const ks_model *m);
 ks_status ks_llama2c_load(ks_model *m, const char *path, const char *tokenizer_path, ks_err *err);
 
 /* ---- inference context ---- */
-typedef struct ks_context_params {
-    int64_t n_ctx;   /* KV cache cells (positions held across all sequences); 0 = min(n_ctx_train, 4096) */
-    int64_t n_batch; /* max tokens per forward micro-batch (longer batches are split); 0 = 512 */
-    int n_threads;   /* 0 = OpenMP default */
-    int32_t kv_type; /* K cache type (F32, F16, Q8_0); -1 = model default */
-    int32_t kv_type_v; /* V cache type; -1 = same as kv_type */
-    bool logits_all; /* reserve logits for every token of a micro-batch up front */
-    int n_seq_max;   /* sequences used at once (reserves that many logits rows); 0 = 1 */
-    bool flash_attn; /* tiled flash attention (FP32, llama.cpp -fa's kind of numerics); F32 and Q8_0
-                        caches always use it; off: llama.cpp's non-flash order, bit for bit */
-    bool kv_unified; /* true (default): one pool of cells for all sequences; false: n_ctx split into n_seq_max
-                        equal streams, one per sequence (llama.cpp's default, kv_unified = false): each
-                        sequence's cells stay contiguous and a many-sequence batch attends without masks */
-} ks_context_params;
+/* ks_context_params: kestrel.h */
 
-typedef struct ks_context ks_context;
-
-ks_context_params ks_context_default_params(void);
-#define KS_MAX_THREADS 512 /* as ggml's GGML_MAX_N_THREADS */
 
 /* Allocates KV cache and scratch; KS_ERR_LIMIT if n_ctx exceeds the model's
  * trained context, the cache would exceed available memory or n_threads

@@ -10,10 +10,7 @@ int ks_quantize_type_from_name(const char *name);
 /* the accepted names, for messages */
 const char *ks_quantize_type_names(void);
 
-typedef struct ks_quantize_stats {
-    int64_t n_tensors, n_quantized;
-    uint64_t bytes_in, bytes_out;
-} ks_quantize_stats;
+/* ks_quantize_stats: kestrel.h */
 
 /* Reads in_path (GGUF with tensors of any type Kestrel can read), writes out_path:
  * every metadata key copied (general.file_type = target); 2-D weight matrices

@@ -19,17 +19,7 @@ struct gguf_ctx;
 
 typedef struct ks_tokenizer ks_tokenizer;
 
-typedef enum ks_tok_type { KS_TOK_BPE = 1, KS_TOK_SPM = 2 } ks_tok_type;
-
-/* token attribute (GGUF tokenizer.ggml.token_type) */
-enum {
-    KS_TOKATTR_NORMAL = 1,
-    KS_TOKATTR_UNKNOWN = 2,
-    KS_TOKATTR_CONTROL = 3,
-    KS_TOKATTR_USER_DEFINED = 4,
-    KS_TOKATTR_UNUSED = 5,
-    KS_TOKATTR_BYTE = 6,
-};
+/* ks_tok_type, KS_TOKATTR_*: kestrel.h */
 
 /* Builds a tokenizer from GGUF metadata (tokenizer.ggml.*). The tokenizer owns
  * copies of everything it needs (the gguf context may be closed afterwards).
@@ -92,13 +82,7 @@ int32_t ks_tokenizer_find(const ks_tokenizer *tok, const char *s, size_t len);
 /* Streaming detokenizer: holds back bytes of an incomplete UTF-8 character so
  * that every chunk it returns is whole characters. Invalid sequences are passed
  * through byte for byte once it is certain they cannot complete. */
-typedef struct ks_detok_stream {
-    char pending[8];
-    size_t n_pending;
-    bool after_bos; /* set when the previous token was BOS (push sets it itself after
-                       pushing BOS; a caller may set it too): an SPM piece's leading
-                       space is then dropped (llama2.c/sentencepiece rule); cleared by push */
-} ks_detok_stream;
+/* ks_detok_stream: kestrel.h */
 void ks_detok_stream_init(ks_detok_stream *s);
 /* Appends the piece of id to out (cap bytes). Returns the number of bytes
  * written (complete characters only), or -1 if cap is too small (needs <= 64 + piece length). */

@@ -22,6 +22,11 @@ static ks_sampler_params plain(float temp) { /* every filter and penalty off */
     return p;
 }
 
+/* the sampler's vocabulary (every sampler here is made for one) */
+static int32_t sample(ks_sampler *s, const float *logits) {
+    return ks_sampler_sample(s, logits, ks_sampler_n_vocab(s));
+}
+
 static ks_sampler *make(const ks_sampler_params *p, int32_t n_vocab) {
     ks_sampler *s = NULL;
     ks_err err = {0};
@@ -34,7 +39,7 @@ static ks_sampler *make(const ks_sampler_params *p, int32_t n_vocab) {
 static void histogram(ks_sampler *s, const float *logits, int32_t n_vocab, int n, int *hist) {
     memset(hist, 0, (size_t)n_vocab * sizeof *hist);
     for (int i = 0; i < n; i++) {
-        int32_t t = ks_sampler_sample(s, logits);
+        int32_t t = sample(s, logits);
         if (t >= 0 && t < n_vocab) hist[t]++;
     }
 }
@@ -57,17 +62,17 @@ static void test_greedy(void) {
             logits[i] = 10.0f * frand();
             if (logits[i] > logits[want]) want = i;
         }
-        CHECK(ks_sampler_sample(s, logits) == want, "greedy is argmax (trial %d)", trial);
+        CHECK(sample(s, logits) == want, "greedy is argmax (trial %d)", trial);
     }
     for (int i = 0; i < NV; i++) logits[i] = 0.0f;
     logits[17] = logits[400] = logits[999] = 3.0f;
-    CHECK(ks_sampler_sample(s, logits) == 17, "greedy ties go to the lowest id");
+    CHECK(sample(s, logits) == 17, "greedy ties go to the lowest id");
     p.temp = -1.0f; /* negative temperature is greedy too */
     ks_sampler_free(s);
     s = make(&p, NV);
-    CHECK(ks_sampler_sample(s, logits) == 17, "negative temp is greedy");
+    CHECK(sample(s, logits) == 17, "negative temp is greedy");
     logits[5] = NAN;
-    CHECK(ks_sampler_sample(s, logits) == 17, "NaN logits never win");
+    CHECK(sample(s, logits) == 17, "NaN logits never win");
     ks_sampler_free(s);
 }
 
@@ -87,12 +92,12 @@ static void test_determinism(void) {
     p.seed = 43;
     ks_sampler *s3 = make(&p, NV);
     for (int i = 0; i < N; i++) {
-        a[i] = ks_sampler_sample(s1, logits);
-        b[i] = ks_sampler_sample(s2, logits);
-        c[i] = ks_sampler_sample(s3, logits);
+        a[i] = sample(s1, logits);
+        b[i] = sample(s2, logits);
+        c[i] = sample(s3, logits);
     }
     ks_sampler_reset(s1);
-    for (int i = 0; i < N; i++) d[i] = ks_sampler_sample(s1, logits);
+    for (int i = 0; i < N; i++) d[i] = sample(s1, logits);
     CHECK(memcmp(a, b, sizeof a) == 0, "same seed, same sequence");
     CHECK(memcmp(a, d, sizeof a) == 0, "reset reseeds: the sequence repeats");
     CHECK(memcmp(a, c, sizeof a) != 0, "different seeds differ");
@@ -106,7 +111,7 @@ static void test_determinism(void) {
     ks_sampler *s = make(&p, NV);
     int bad = 0;
     for (int i = 0; i < 200; i++) {
-        int32_t t = ks_sampler_sample(s, logits);
+        int32_t t = sample(s, logits);
         int above = 0;
         for (int j = 0; j < NV; j++) above += logits[j] > logits[t];
         bad += above >= 40;
@@ -129,7 +134,7 @@ static void test_top_k1_is_greedy(void) {
             logits[i] = frand();
             if (logits[i] > logits[want]) want = i;
         }
-        bad += ks_sampler_sample(s, logits) != want;
+        bad += sample(s, logits) != want;
     }
     CHECK(bad == 0, "top_k = 1 differs from argmax %d times", bad);
     ks_sampler_free(s);
@@ -251,35 +256,35 @@ static void test_repeat_penalty(void) {
     ks_sampler *s = make(&p, 4);
     float pos[4] = {1.0f, 0.9f, 0.0f, 0.0f}; /* 1.0 / 1.5 < 0.9 */
     float neg[4] = {-1.0f, -1.2f, -5.0f, -5.0f}; /* -1.0 * 1.5 < -1.2 */
-    CHECK(ks_sampler_sample(s, pos) == 0, "no history, no penalty");
+    CHECK(sample(s, pos) == 0, "no history, no penalty");
     ks_sampler_accept(s, 0);
-    CHECK(ks_sampler_sample(s, pos) == 1, "positive logit is divided");
-    CHECK(ks_sampler_sample(s, neg) == 1, "negative logit is multiplied");
+    CHECK(sample(s, pos) == 1, "positive logit is divided");
+    CHECK(sample(s, neg) == 1, "negative logit is multiplied");
     ks_sampler_accept(s, 2);
-    CHECK(ks_sampler_sample(s, pos) == 1, "token 0 still in the window of 2");
+    CHECK(sample(s, pos) == 1, "token 0 still in the window of 2");
     ks_sampler_accept(s, 3);
-    CHECK(ks_sampler_sample(s, pos) == 0, "token 0 left the window of 2");
+    CHECK(sample(s, pos) == 0, "token 0 left the window of 2");
     ks_sampler_accept(s, 0);
     ks_sampler_accept(s, 0); /* the count does not matter to the repetition penalty */
     float pos2[4] = {1.0f, 0.6f, 0.0f, 0.0f};
-    CHECK(ks_sampler_sample(s, pos2) == 0, "repeat penalty applies once, not per occurrence");
+    CHECK(sample(s, pos2) == 0, "repeat penalty applies once, not per occurrence");
     ks_sampler_accept(s, -1);
     ks_sampler_accept(s, 4); /* out of range: ignored */
     ks_sampler_reset(s);
-    CHECK(ks_sampler_sample(s, pos) == 0, "reset clears the history");
+    CHECK(sample(s, pos) == 0, "reset clears the history");
     ks_sampler_free(s);
 
     p.repeat_last_n = 0; /* penalties off */
     s = make(&p, 4);
     ks_sampler_accept(s, 0);
-    CHECK(ks_sampler_sample(s, pos) == 0, "repeat_last_n 0 disables penalties");
+    CHECK(sample(s, pos) == 0, "repeat_last_n 0 disables penalties");
     ks_sampler_free(s);
 
     p.repeat_last_n = -1; /* whole history */
     s = make(&p, 4);
     ks_sampler_accept(s, 0);
     for (int i = 0; i < 500; i++) ks_sampler_accept(s, 2);
-    CHECK(ks_sampler_sample(s, pos) == 1, "repeat_last_n -1 remembers everything");
+    CHECK(sample(s, pos) == 1, "repeat_last_n -1 remembers everything");
     ks_sampler_free(s);
 }
 
@@ -304,7 +309,7 @@ static void test_openai_penalties(void) {
         p.frequency_penalty = cases[i].frequency;
         ks_sampler *s = make(&p, 3);
         for (int k = 0; k < cases[i].n_seen; k++) ks_sampler_accept(s, 0);
-        CHECK(ks_sampler_sample(s, logits) == cases[i].want, "case %zu: presence %.1f frequency %.1f seen %d", i,
+        CHECK(sample(s, logits) == cases[i].want, "case %zu: presence %.1f frequency %.1f seen %d", i,
               cases[i].presence, cases[i].frequency, cases[i].n_seen);
         ks_sampler_free(s);
     }
@@ -313,9 +318,9 @@ static void test_openai_penalties(void) {
     p.presence_penalty = -1.0f;
     ks_sampler *s = make(&p, 3);
     ks_sampler_accept(s, 2);
-    CHECK(ks_sampler_sample(s, logits) == 0, "-3 + 1 does not beat 1");
+    CHECK(sample(s, logits) == 0, "-3 + 1 does not beat 1");
     ks_sampler_accept(s, 1);
-    CHECK(ks_sampler_sample(s, logits) == 1, "0.5 + 1 beats 1");
+    CHECK(sample(s, logits) == 1, "0.5 + 1 beats 1");
     ks_sampler_free(s);
 }
 
@@ -371,8 +376,8 @@ static void test_invalid(void) {
     d.repeat_last_n = -1;
     CHECK(ks_sampler_init(&s, &d, 1, &err) == KS_OK, "edge values accepted: %s", err.msg);
     float one = 0.3f;
-    CHECK(ks_sampler_sample(s, &one) == 0, "a vocabulary of one");
-    CHECK(ks_sampler_sample(s, NULL) == -1 && ks_sampler_sample(NULL, &one) == -1, "NULL arguments give -1");
+    CHECK(ks_sampler_sample(s, &one, 1) == 0, "a vocabulary of one");
+    CHECK(ks_sampler_sample(s, NULL, 1) == -1 && ks_sampler_sample(NULL, &one, 1) == -1, "NULL arguments give -1");
     ks_sampler_free(s);
     ks_sampler_free(NULL);
     ks_sampler_reset(NULL);
