@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -738,6 +739,21 @@ KS_API ks_status ks_output_write(const char *out_path, const char *const *inputs
 /* Removes every temporary output file still being written (by any call in progress):
  * async-signal-safe (unlink only), for a SIGINT/SIGTERM handler. */
 KS_API void ks_output_cleanup(void);
+
+/* ---- input for programs: size-capped readers (the CLI's -f and chat lines) ---- */
+/* Reads the file at path into *data (owned: free with ks_free; a NUL follows the *size bytes).
+ * max_bytes 0 means 256 MiB. Pipes and devices are read up to the cap plus one byte; a larger
+ * regular file is refused from its size. KS_ERR_LIMIT ("PATH: larger than the limit of N MiB
+ * for a text file"), KS_ERR_IO (a folder, a missing or unreadable file), KS_ERR_NOMEM; on
+ * error *data is NULL and *size 0. */
+KS_API ks_status ks_file_read_max(const char *path, size_t max_bytes, uint8_t **data, size_t *size, ks_err *err);
+/* Reads one line of f (name: for messages, e.g. "stdin") without its '\n' or a trailing '\r'
+ * into *line (owned, NUL-terminated: ks_free; *len its length, len nullable). At the end of
+ * input returns KS_OK with *line NULL. KS_ERR_LIMIT when the line exceeds max_bytes (0: 4 MiB):
+ * nothing past the limit is read. */
+KS_API ks_status ks_line_read(FILE *f, const char *name, size_t max_bytes, char **line, size_t *len, ks_err *err);
+/* Frees memory the library returned as owned by the caller; accepts NULL. */
+KS_API void ks_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli.h"
 
 typedef enum { T_STR, T_I64, T_I32, T_FLOAT, T_SEED, T_FLAG } opt_kind;
 typedef struct {

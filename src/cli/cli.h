@@ -3,9 +3,7 @@
 #define KS_CLI_H
 #include <stdio.h>
 
-#include "generate/sampler.h"
-#include "kestrel.h"
-#include "model/model.h"
+#include "kestrel.h" /* the CLI uses the public API only (tests/e2e/test_api_header.py checks) */
 
 int cli_generate(int argc, char **argv);
 int cli_chat(int argc, char **argv);
@@ -80,6 +78,12 @@ void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx);
 void cli_trap_signals(void);
 /* Applies -t, -ctk, -ctv and -fa to cp. KS_ERR_INVALID_ARG for a cache type other than f32, f16, q8_0. */
 ks_status cli_context_params(const cli_opts *o, ks_context_params *cp, ks_err *err);
+/* Progress callback (ks_progress_fn) of long work: "LABEL: 42%" on stderr when it is a
+ * terminal (label: a string); never cancels. */
+bool cli_progress(float p, void *label);
+/* ks_tokenizer_tokenize into a malloc'ed array (*ids, caller frees). */
+ks_status cli_tokenize_text(const ks_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
+                            int32_t **ids, size_t *n_ids, ks_err *err);
 /* Loads the model named by o (prints the error itself; NULL on failure). */
 ks_model *cli_load_model(const cli_opts *o);
 #endif

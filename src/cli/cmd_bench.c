@@ -11,11 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "formats/gguf.h"
-#include "generate/generate.h"
-#include "kernels/kernels.h"
-#include "model/kv_cache.h"
+#include "cli.h"
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, s2 = 0;
@@ -30,25 +26,10 @@ static const char *base_name(const char *p) {
     return s ? s + 1 : p;
 }
 
-/* weight bytes and parameter count, as llama-bench's size and params columns
- * (llama_model_size, llama_model_n_params: sums over all tensors) */
-static void model_size(const ks_model *m, uint64_t *bytes, uint64_t *n_params) {
-    *bytes = 0, *n_params = 0;
-    if (!m->gguf) { /* llama2.c checkpoint: F32 throughout */
-        *bytes = m->map.size, *n_params = m->map.size / 4;
-        return;
-    }
-    for (uint64_t i = 0; i < m->gguf->n_tensors; i++) {
-        const gguf_tensor_info *t = &m->gguf->tensors[i];
-        uint64_t ne = 1;
-        for (uint32_t d = 0; d < GGUF_MAX_DIMS; d++) ne *= (uint64_t)t->ne[d];
-        *bytes += t->nbytes, *n_params += ne;
-    }
-}
-
 /* N sequences of n_prompt + n_gen tokens at once, for each N of o->parallel (llama-batched-bench's
  * S_PP and S_TG: aggregate tokens per second). Prints one line per N; returns the exit status. */
 static int bench_parallel(const ks_model *m, const cli_opts *o, int64_t n_prompt, int64_t n_gen) {
+    const int64_t n_train = ks_model_n_ctx_train(m), n_vocab = ks_model_n_vocab(m);
     int32_t *ns = NULL;
     size_t n_n = 0;
     char msg[128];
@@ -64,9 +45,9 @@ static int bench_parallel(const ks_model *m, const cli_opts *o, int64_t n_prompt
         ks_context_params cp = ks_context_default_params();
         cp.n_ctx = n_kv + 1, cp.n_seq_max = (int)(N < 1 ? 1 : N), cp.n_batch = 512;
         cp.kv_unified = o->kv_unified; /* llama-batched-bench: a stream per sequence unless -kvu */
-        if (N < 1 || N > KS_MAX_SEQ || n_kv + 1 > m->hp.n_ctx_train) {
+        if (N < 1 || N > KS_MAX_SEQ || n_kv + 1 > n_train) {
             ks_err_set(&err, KS_ERR_LIMIT, "bench: --parallel %lld: 1 to %d sequences of -p + -n tokens within the "
-                       "trained context (%lld)", (long long)N, KS_MAX_SEQ, (long long)m->hp.n_ctx_train);
+                       "trained context (%lld)", (long long)N, KS_MAX_SEQ, (long long)n_train);
             goto fail;
         }
         if (cli_context_params(o, &cp, &err) || ks_context_new(m, &cp, &ctx, &err) ||
@@ -76,7 +57,7 @@ static int bench_parallel(const ks_model *m, const cli_opts *o, int64_t n_prompt
         for (int64_t q = 0; q < N; q++)
             for (int64_t i = 0; i < n_prompt; i++) {
                 s = s * 6364136223846793005ull + 1442695040888963407ull;
-                ks_batch_add1(&b, (int32_t)((s >> 33) % (uint64_t)m->hp.n_vocab), (int32_t)i, (int32_t)q,
+                ks_batch_add1(&b, (int32_t)((s >> 33) % (uint64_t)n_vocab), (int32_t)i, (int32_t)q,
                               i + 1 == n_prompt, NULL);
             }
         if (b.n_tokens && ks_decode_batch(ctx, &b, &err)) goto fail; /* warm-up, as llama-batched-bench's */
@@ -141,16 +122,16 @@ int cli_bench(int argc, char **argv) {
         goto done;
     }
     /* pp runs at positions [d, d + p), tg at [d, d + n): each must fit in the trained context */
-    const int64_t depth = o.n_depth;
-    if (depth + n_prompt > m->hp.n_ctx_train || depth + n_gen > m->hp.n_ctx_train) {
+    const int64_t depth = o.n_depth, n_train = ks_model_n_ctx_train(m);
+    if (depth + n_prompt > n_train || depth + n_gen > n_train) {
         ks_err_set(&err, KS_ERR_LIMIT,
                    "bench: -d %lld with -p %lld / -n %lld: the model's trained context is %lld tokens",
-                   (long long)depth, (long long)n_prompt, (long long)n_gen, (long long)m->hp.n_ctx_train);
+                   (long long)depth, (long long)n_prompt, (long long)n_gen, (long long)n_train);
         goto fail;
     }
     ks_context_params cp = ks_context_default_params();
     cp.n_ctx = depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
-    if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
+    if (cp.n_ctx > n_train) cp.n_ctx = n_train;
     cp.n_batch = n_prompt > 0 ? n_prompt : 512;
     if (cli_context_params(&o, &cp, &err) || ks_context_new(m, &cp, &ctx, &err)) goto fail;
     const int64_t n_toks = n_prompt + n_gen + 1 + depth; /* all bounded by the trained context */
@@ -159,7 +140,7 @@ int cli_bench(int argc, char **argv) {
     uint64_t s = 42;
     for (int64_t i = 0; i < n_toks; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
-        toks[i] = (int32_t)((s >> 33) % (uint64_t)m->hp.n_vocab);
+        toks[i] = (int32_t)((s >> 33) % (uint64_t)ks_model_n_vocab(m));
     }
     /* the depth, once: every test then runs at positions depth.. (ks_decode drops what is past them) */
     if (depth > 0 && ks_decode(ctx, toks + n_prompt + n_gen + 1, depth, 0, false, &err)) goto fail;
@@ -183,8 +164,9 @@ int cli_bench(int argc, char **argv) {
     double pm, psd, tm, tsd;
     stats(pp, reps, &pm, &psd);
     stats(tg, reps, &tm, &tsd);
-    uint64_t size, n_params;
-    model_size(m, &size, &n_params);
+    ks_model_info info;
+    ks_model_get_info(m, &info);
+    const uint64_t size = info.n_bytes, n_params = info.n_params;
     const char *name = base_name(o.model);
     const int nt = ks_context_n_threads(ctx);
     if (o.json) {

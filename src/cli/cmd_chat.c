@@ -10,12 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/checked.h"
-#include "base/input.h"
-#include "cli/cli.h"
-#include "generate/chat.h"
-#include "generate/generate.h"
-#include "tokenizer/tokenizer.h"
+#include "cli.h"
 
 typedef struct reply_buf {
     char *data;
@@ -23,11 +18,40 @@ typedef struct reply_buf {
     bool failed;
 } reply_buf;
 
+/* room for extra more items of size bytes in *p (cap, len: counts); false on overflow or no memory */
+static bool reserve(void **p, size_t *cap, size_t len, size_t extra, size_t size) {
+    if (len + extra <= *cap) return true;
+    size_t c = *cap ? *cap : 16;
+    while (c < len + extra) {
+        if (c > SIZE_MAX / 2 / size) return false;
+        c *= 2;
+    }
+    void *q = realloc(*p, c * size);
+    if (!q) return false;
+    *p = q, *cap = c;
+    return true;
+}
+
+/* the conversation's ids into *ids (malloc'ed) through the template: markup parsed, content as text */
+static ks_status chat_ids(const ks_model *m, const ks_chat_msg *msgs, size_t n_msgs, bool add_assistant,
+                          bool parse_special, int32_t **ids, size_t *n_ids, ks_err *err) {
+    const ks_tokenizer *tok = ks_model_tokenizer(m);
+    const char *tmpl = ks_model_chat_template(m);
+    size_t n = 0;
+    *ids = NULL;
+    ks_status st = ks_tokenizer_tokenize_chat(tok, tmpl, msgs, n_msgs, add_assistant, parse_special, NULL, 0, &n, err);
+    if (st && st != KS_ERR_LIMIT) return st;
+    if (!(*ids = malloc((n ? n : 1) * sizeof **ids))) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    st = ks_tokenizer_tokenize_chat(tok, tmpl, msgs, n_msgs, add_assistant, parse_special, *ids, n, n_ids, err);
+    if (st) free(*ids), *ids = NULL;
+    return st;
+}
+
 static int on_text(void *ud, const char *text, size_t len) {
     reply_buf *r = ud;
     fwrite(text, 1, len, stdout);
     fflush(stdout);
-    if (!KS_RESERVE(r->data, r->cap, r->len, len + 1)) {
+    if (!reserve((void **)&r->data, &r->cap, r->len, len + 1, 1)) {
         r->failed = true;
         return 1;
     }
@@ -127,26 +151,28 @@ int cli_chat(int argc, char **argv) {
         ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: vocabulary-only model, cannot chat", o.model);
         goto fail;
     }
-    if (!m->chat_template || ks_chat_detect(m->chat_template) == KS_CHAT_UNKNOWN) {
+    const char *tmpl = ks_model_chat_template(m);
+    if (!tmpl || !strcmp(ks_chat_template_family(tmpl), "unknown")) {
         ks_err_set(&err, KS_ERR_UNSUPPORTED, "%s: the model has no chat template Kestrel supports", o.model);
         goto fail;
     }
     ks_context_params cp = ks_context_default_params();
-    cp.n_ctx = o.n_ctx > 0 ? o.n_ctx : (m->hp.n_ctx_train < 4096 ? m->hp.n_ctx_train : 4096);
+    const int64_t n_train = ks_model_n_ctx_train(m);
+    cp.n_ctx = o.n_ctx > 0 ? o.n_ctx : (n_train < 4096 ? n_train : 4096);
     if (cli_context_params(&o, &cp, &err)) goto fail;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
     cli_fit_sampler(&o.sp, cp.n_ctx);
-    if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;
+    if (ks_sampler_init(&smpl, &o.sp, ks_model_n_vocab(m), &err)) goto fail;
     /* the conversation's tokens, then the reply: at most n_ctx + 1 (the last one is sampled, not evaluated) */
     sh.cached = calloc((size_t)cp.n_ctx + 1, sizeof *sh.cached);
     if (!sh.cached) goto nomem;
     if (o.system) {
-        if (!KS_RESERVE(msgs, cap_msgs, n_msgs, 1)) goto nomem;
+        if (!reserve((void **)&msgs, &cap_msgs, n_msgs, 1, sizeof *msgs)) goto nomem;
         msgs[n_msgs++] = (ks_chat_msg){"system", strdup(o.system)};
         /* the system prompt's tokens stay when the context shifts (llama.cpp's --keep) */
         int32_t *sys = NULL;
         size_t n_sys = 0;
-        if (ks_chat_tokenize(m->tok, m->chat_template, msgs, 1, false, o.parse_special, &sys, &n_sys, &err)) goto fail;
+        if (chat_ids(m, msgs, 1, false, o.parse_special, &sys, &n_sys, &err)) goto fail;
         free(sys);
         sh.n_keep = (int64_t)n_sys < cp.n_ctx / 2 ? (int64_t)n_sys : cp.n_ctx / 2;
     }
@@ -154,19 +180,18 @@ int cli_chat(int argc, char **argv) {
     const int64_t n_predict = o.n_predict == CLI_UNSET ? -1 : o.n_predict;
     for (;;) {
         if (tty) fprintf(stderr, "> "), fflush(stderr);
-        free(line);
+        ks_free(line);
         if (ks_line_read(stdin, "stdin", (size_t)o.max_input, &line, NULL, &err)) {
             rc = cli_fail_input(&err);
             goto done;
         }
         if (!line) break;
         if (!line[0]) continue;
-        if (!KS_RESERVE(msgs, cap_msgs, n_msgs, 2)) goto nomem;
+        if (!reserve((void **)&msgs, &cap_msgs, n_msgs, 2, sizeof *msgs)) goto nomem;
         msgs[n_msgs++] = (ks_chat_msg){"user", strdup(line)};
         free(ids), ids = NULL;
         size_t n_ids = 0; /* message content is plain text unless --parse-special */
-        if (ks_chat_tokenize(m->tok, m->chat_template, msgs, n_msgs, true, o.parse_special, &ids, &n_ids, &err))
-            goto fail;
+        if (chat_ids(m, msgs, n_msgs, true, o.parse_special, &ids, &n_ids, &err)) goto fail;
         reply_buf reply = {0};
         ks_gen_stats st;
         if (chat_turn(ctx, m, smpl, &sh, ids, (int64_t)n_ids, n_predict, &reply, &st, &err)) {
@@ -191,7 +216,7 @@ fail:
     rc = cli_fail(&err);
 done:
     for (size_t i = 0; i < n_msgs; i++) free((char *)msgs[i].content);
-    free(msgs), free(line), free(ids), free(sh.cached);
+    free(msgs), ks_free(line), free(ids), free(sh.cached);
     ks_sampler_free(smpl);
     ks_context_free(ctx);
     ks_model_free(m);

@@ -5,16 +5,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
-#include "formats/hf.h"
-#include "tensor/dtype.h"
+#include "cli.h"
 
 #define USAGE "usage: kestrel convert HF_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|auto]   (default auto: BF16/F16 as the weights)\n"
 
 /* one line on stderr about what was written; a warning if the pre-tokenizer was not recognised */
-void cli_report_convert(const char *dir, const char *out, const ks_hf_convert_stats *st) {
+void cli_report_convert(const char *dir, const char *out, const ks_convert_stats *st) {
     fprintf(stderr, "kestrel: %s -> %s: %s, %lld tensors, %lld parameters, %s weights, pre-tokenizer '%s'\n", dir, out, st->arch,
-            (long long)st->n_tensors, (long long)st->n_params, ks_dtype_get((uint32_t)st->out_type)->name, st->pre);
+            (long long)st->n_tensors, (long long)st->n_params, ks_type_name(st->out_type), st->pre);
     if (st->pre_default)
         fprintf(stderr, "kestrel: warning: tokenizer.json's pre-tokenizer is not one Kestrel recognises; wrote 'default' "
                         "(tokenization may differ from the model's)\n");
@@ -26,10 +24,10 @@ int cli_convert(int argc, char **argv) {
         return 0;
     }
     const char *pos[2] = {NULL, NULL};
-    int n_pos = 0, out_type = KS_HF_OUT_AUTO;
+    int n_pos = 0, out_type = KS_CONVERT_AUTO;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--outtype")) {
-            if (i + 1 >= argc || (out_type = ks_hf_outtype_from_name(argv[i + 1])) == -2) {
+            if (i + 1 >= argc || (out_type = ks_convert_outtype_from_name(argv[i + 1])) == -2) {
                 fprintf(stderr, "kestrel convert: --outtype needs one of f32, f16, bf16, q8_0, auto\n");
                 return 2;
             }
@@ -49,8 +47,14 @@ int cli_convert(int argc, char **argv) {
     }
     cli_trap_signals();
     ks_err err = {0};
-    ks_hf_convert_stats st;
-    if (ks_hf_convert(pos[0], pos[1], out_type, &st, &err)) return cli_fail(&err);
+    ks_convert_stats st;
+    ks_convert_params cp = ks_convert_default_params();
+    cp.outtype = out_type;
+    cp.progress_callback = cli_progress;
+    cp.progress_data = (void *)"converting";
+    const ks_status s = ks_convert_hf(pos[0], pos[1], &cp, &st, &err);
+    cli_progress(1.0f, NULL);
+    if (s) return cli_fail(&err);
     cli_report_convert(pos[0], pos[1], &st);
     return 0;
 }

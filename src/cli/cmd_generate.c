@@ -4,11 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/input.h"
-#include "cli/cli.h"
-#include "generate/generate.h"
-#include "kernels/kernels.h"
-#include "tokenizer/tokenizer.h"
+#include "cli.h"
 
 static int write_stdout(void *ud, const char *text, size_t len) {
     (void)ud;
@@ -44,7 +40,7 @@ int cli_generate(int argc, char **argv) {
         plen = strlen(prompt);
     }
     /* prompt special-token text is parsed, as llama.cpp's CLI does */
-    if (ks_tokenize(m->tok, prompt, plen, !o.no_bos, true, &ids, &n_ids, &err)) goto fail;
+    if (cli_tokenize_text(ks_model_tokenizer(m), prompt, plen, !o.no_bos, true, &ids, &n_ids, &err)) goto fail;
     if (n_ids == 0) {
         ks_err_set(&err, KS_ERR_INVALID_ARG, "the prompt is empty after tokenization (the model adds no BOS)");
         goto fail;
@@ -58,13 +54,14 @@ int cli_generate(int argc, char **argv) {
     ks_context_params cp = ks_context_default_params();
     cp.n_ctx = o.n_ctx;
     if (cp.n_ctx <= 0) { /* enough for prompt + generation, within the trained context (both < 2^32) */
-        cp.n_ctx = n_predict < 0 ? m->hp.n_ctx_train : (int64_t)n_ids + n_predict;
-        if (cp.n_ctx > m->hp.n_ctx_train) cp.n_ctx = m->hp.n_ctx_train;
+        const int64_t n_train = ks_model_n_ctx_train(m);
+        cp.n_ctx = n_predict < 0 ? n_train : (int64_t)n_ids + n_predict;
+        if (cp.n_ctx > n_train) cp.n_ctx = n_train;
     }
     if (cli_context_params(&o, &cp, &err)) goto fail;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
     cli_fit_sampler(&o.sp, cp.n_ctx);
-    if (ks_sampler_init(&smpl, &o.sp, (int32_t)m->hp.n_vocab, &err)) goto fail;
+    if (ks_sampler_init(&smpl, &o.sp, ks_model_n_vocab(m), &err)) goto fail;
     ks_gen_stats st;
     ks_gen_params gp = {.n_predict = n_predict, .ignore_eog = o.ignore_eos};
     if (ks_generate(ctx, m, smpl, ids, (int64_t)n_ids, 0, &gp, write_stdout, NULL, NULL, NULL, &st, &err)) goto fail;
@@ -81,7 +78,7 @@ fail:
     rc = cli_fail(&err);
 done:
     free(ids);
-    free(fbuf);
+    ks_free(fbuf);
     ks_sampler_free(smpl);
     ks_context_free(ctx);
     ks_model_free(m);

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/outfile.h"
-#include "cli/cli.h"
+#include "cli.h"
 
 int cli_logits(int argc, char **argv) {
     cli_opts o;
@@ -23,22 +22,23 @@ int cli_logits(int argc, char **argv) {
         return cli_print_error("logits", msg), 2;
     }
     ks_err err = {0};
-    ks_outfile f = {0};
+    const char *const inputs[] = {o.model, o.tokenizer};
     cli_trap_signals();
-    if (ks_outfile_open(&f, o.out, (const char *const[]){o.model, o.tokenizer}, 2, &err)) {
+    if (ks_output_check(o.out, inputs, 2, &err)) { /* before any work */
         free(ids);
         return cli_fail(&err);
     }
     ks_model *m = cli_load_model(&o);
     if (!m) {
-        ks_outfile_discard(&f);
         free(ids);
         return 1;
     }
     ks_context *ctx = NULL;
-    if ((int64_t)n > m->hp.n_ctx_train) { /* before the n x n_vocab logits are allocated */
+    float *out = NULL;
+    const size_t row = (size_t)ks_model_n_vocab(m);
+    if ((int64_t)n > ks_model_n_ctx_train(m)) { /* before the n x n_vocab logits are allocated */
         ks_err_set(&err, KS_ERR_LIMIT, "logits: %zu ids exceed the model's trained context of %lld", n,
-                   (long long)m->hp.n_ctx_train);
+                   (long long)ks_model_n_ctx_train(m));
         goto fail;
     }
     ks_context_params cp = ks_context_default_params();
@@ -48,15 +48,18 @@ int cli_logits(int argc, char **argv) {
     cp.n_threads = o.threads;
     if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
     if (ks_decode(ctx, ids, (int64_t)n, 0, true, &err)) goto fail;
-    for (size_t i = 0; i < n; i++)
-        if (ks_outfile_write(&f, ks_context_logits(ctx, (int64_t)i), 4 * (size_t)m->hp.n_vocab, &err)) goto fail;
-    if (ks_outfile_commit(&f, &err)) goto fail;
+    if (!(out = malloc(n * row * sizeof *out))) {
+        ks_err_set(&err, KS_ERR_NOMEM, "logits: out of memory for %zu x %zu floats", n, row);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) memcpy(out + i * row, ks_context_logits(ctx, (int64_t)i), row * sizeof *out);
+    if (ks_output_write(o.out, inputs, 2, out, n * row * sizeof *out, &err)) goto fail;
     rc = 0;
     goto done;
 fail:
     rc = cli_fail(&err);
 done:
-    ks_outfile_discard(&f);
+    free(out);
     free(ids);
     ks_context_free(ctx);
     ks_model_free(m);

@@ -3,10 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "base/input.h"
-#include "cli/cli.h"
-#include "eval/perplexity.h"
-#include "tokenizer/tokenizer.h"
+#include "cli.h"
 
 static void progress(void *ud, const ks_ppl_result *r) {
     (void)ud;
@@ -34,7 +31,7 @@ int cli_perplexity(int argc, char **argv) {
         goto done;
     }
     /* the whole text, with BOS if the model adds one (llama.cpp: common_tokenize(..., true)) */
-    if (ks_tokenize(m->tok, (const char *)text, len, true, false, &ids, &n, &err)) goto fail;
+    if (cli_tokenize_text(ks_model_tokenizer(m), (const char *)text, len, true, false, &ids, &n, &err)) goto fail;
     const int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx : 512;
     fprintf(stderr, "kestrel: %zu tokens, %lld chunks of %lld\n", n, (long long)(n / (size_t)n_ctx), (long long)n_ctx);
     if (ks_perplexity(m, ids, (int64_t)n, n_ctx, o.n_batch > 0 ? o.n_batch : 512, o.n_chunks, o.threads, progress, NULL,
@@ -49,7 +46,7 @@ fail:
     rc = cli_fail(&err);
 done:
     free(ids);
-    free(text);
+    ks_free(text);
     ks_model_free(m);
     return rc;
 }

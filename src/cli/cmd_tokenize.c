@@ -3,9 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/input.h"
-#include "cli/cli.h"
-#include "tokenizer/tokenizer.h"
+#include "cli.h"
 
 int cli_tokenize(int argc, char **argv) {
     cli_opts o;
@@ -31,12 +29,12 @@ int cli_tokenize(int argc, char **argv) {
     } else {
         len = strlen(text);
     }
-    if (ks_tokenize(m->tok, text, len, !o.no_bos, o.parse_special, &ids, &n, &err)) goto fail;
+    if (cli_tokenize_text(ks_model_tokenizer(m), text, len, !o.no_bos, o.parse_special, &ids, &n, &err)) goto fail;
     for (size_t i = 0; i < n; i++) {
         if (i) putchar(' ');
         if (o.pieces) {
             size_t pl = 0;
-            const char *p = ks_token_text(m->tok, ids[i], &pl);
+            const char *p = ks_token_text(ks_model_tokenizer(m), ids[i], &pl);
             fwrite(p, 1, pl, stdout);
         } else {
             printf("%d", ids[i]);
@@ -49,7 +47,7 @@ fail:
     rc = cli_fail(&err);
 done:
     free(ids);
-    free(buf);
+    ks_free(buf);
     ks_model_free(m);
     return rc;
 }

@@ -1,16 +1,15 @@
 /* signals.c - interrupts of the commands that write files: SIGINT, SIGTERM and
- * SIGHUP remove the temporary files of base/outfile.h, then end the process by
+ * SIGHUP remove the temporary output files (ks_output_cleanup), then end the process by
  * the same signal (default action), so the exit status still says what happened.
  * A signal that was ignored when the process started (nohup, a shell's background
  * job) stays ignored. SIGXFSZ (a file-size limit) is ignored: the write then fails with EFBIG and the
  * command reports it and cleans up like any other write error. */
 #include <signal.h>
 
-#include "base/outfile.h"
-#include "cli/cli.h"
+#include "cli.h"
 
 static void on_signal(int sig) {
-    ks_outfile_unlink_all(); /* unlink(2) only: async-signal-safe */
+    ks_output_cleanup(); /* unlink(2) only: async-signal-safe */
     raise(sig);              /* SA_RESETHAND restored the default action; delivered on return */
 }
 

@@ -1,11 +1,12 @@
 /* util.c - what every subcommand shares besides option parsing: error lines
- * (escaped: messages quote names and strings from files), loading the model. */
+ * (escaped: messages quote names and strings from files), loading the model, the
+ * progress line of long work on a terminal. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
-#include "cli/cli.h"
-#include "tensor/dtype.h"
+#include "cli.h"
 
 /* length of the valid UTF-8 character at s[0, n) that is not a C1 control, or 0 */
 static size_t utf8_printable(const unsigned char *s, size_t n) {
@@ -58,6 +59,21 @@ int cli_fail_input(const ks_err *err) {
     return cli_fail(&e);
 }
 
+/* "\rLABEL: 42%" on stderr when it is a terminal, at each new percent; the line is cleared at 100% */
+bool cli_progress(float p, void *label) {
+    static int last = -1;
+    static int tty = -1;
+    if (tty < 0) tty = isatty(2);
+    if (!tty) return true;
+    const int pct = (int)(p * 100.0f);
+    if (pct == last) return true;
+    last = pct >= 100 ? -1 : pct;
+    if (pct >= 100) fprintf(stderr, "\r\033[K");
+    else fprintf(stderr, "\r%s: %3d%%", (const char *)label, pct);
+    fflush(stderr);
+    return true;
+}
+
 ks_model *cli_load_model(const cli_opts *o) {
     if (!o->model) {
         fprintf(stderr, "kestrel: no model given (-m MODEL)\n");
@@ -68,16 +84,19 @@ ks_model *cli_load_model(const cli_opts *o) {
     /* KS_REPACK=0 / KS_NO_MMAP=1 / KS_F16_EXACT=1 in the environment: the same as the flags (scripts, tests) */
     const char *env_repack = getenv("KS_REPACK"), *env_mmap = getenv("KS_NO_MMAP"),
                *env_f16 = getenv("KS_F16_EXACT");
-    const ks_model_params mp = {
-        .no_mmap = o->no_mmap || (env_mmap && !strcmp(env_mmap, "1")),
-        .no_repack = o->no_repack || (env_repack && !strcmp(env_repack, "0")),
-        .f16_exact = o->f16_exact || (env_f16 && !strcmp(env_f16, "1")),
-    };
-    if (ks_model_load_params(o->model, o->tokenizer, &mp, &m, &err)) {
+    ks_model_params mp = ks_model_default_params();
+    mp.tokenizer_path = o->tokenizer;
+    mp.no_mmap = o->no_mmap || (env_mmap && !strcmp(env_mmap, "1"));
+    mp.no_repack = o->no_repack || (env_repack && !strcmp(env_repack, "0"));
+    mp.f16_exact = o->f16_exact || (env_f16 && !strcmp(env_f16, "1"));
+    mp.progress_callback = cli_progress;
+    mp.progress_data = (void *)"loading";
+    if (ks_model_load_from_file(o->model, &mp, &m, &err)) {
+        cli_progress(1.0f, NULL);
         cli_fail(&err);
         return NULL;
     }
-    if (!m->tok) {
+    if (!ks_model_tokenizer(m)) {
         ks_err_set(&err, KS_ERR_INVALID_ARG, "%s: the model has no tokenizer", o->model);
         cli_fail(&err);
         ks_model_free(m);
@@ -92,7 +111,7 @@ void cli_fit_sampler(ks_sampler_params *sp, int64_t n_ctx) {
 
 static ks_status cache_type(const char *name, const char *opt, int32_t *out, ks_err *err) {
     static const struct { const char *name; int32_t type; } types[] = {
-        {"f32", KS_DTYPE_F32}, {"f16", KS_DTYPE_F16}, {"q8_0", KS_DTYPE_Q8_0}};
+        {"f32", KS_TYPE_F32}, {"f16", KS_TYPE_F16}, {"q8_0", KS_TYPE_Q8_0}};
     if (!name) return KS_OK;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if (!strcasecmp(name, types[i].name)) return *out = types[i].type, KS_OK;
@@ -101,8 +120,25 @@ static ks_status cache_type(const char *name, const char *opt, int32_t *out, ks_
 
 ks_status cli_context_params(const cli_opts *o, ks_context_params *cp, ks_err *err) {
     cp->n_threads = o->threads;
-    cp->flash_attn = o->flash_attn;
+    cp->flash_attn = o->flash_attn ? KS_FLASH_ATTN_ON : KS_FLASH_ATTN_OFF;
     ks_status st = cache_type(o->cache_type_k, "-ctk", &cp->kv_type, err);
     if (!st) st = cache_type(o->cache_type_v, "-ctv", &cp->kv_type_v, err);
     return st;
+}
+
+ks_status cli_tokenize_text(const ks_tokenizer *tok, const char *text, size_t len, bool add_special, bool parse_special,
+                       int32_t **ids, size_t *n_ids, ks_err *err) {
+    /* a token covers at least one byte, plus BOS, EOS and a leading-space token: one call almost always */
+    size_t cap = len + 8;
+    *ids = NULL, *n_ids = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int32_t *buf = cap <= SIZE_MAX / sizeof *buf ? malloc(cap * sizeof *buf) : NULL;
+        if (!buf) return ks_err_set(err, KS_ERR_NOMEM, "out of memory for %zu token ids", cap);
+        ks_status st = ks_tokenizer_tokenize(tok, text, len, add_special, parse_special, buf, cap, n_ids, err);
+        if (!st) return *ids = buf, KS_OK;
+        free(buf);
+        if (st != KS_ERR_LIMIT || pass) return *n_ids = 0, st;
+        cap = *n_ids;
+    }
+    return KS_OK;
 }

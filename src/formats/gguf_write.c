@@ -9,6 +9,7 @@
 
 #include "base/checked.h"
 #include "base/outfile.h"
+#include "base/progress.h"
 #include "formats/gguf.h"
 #include "tensor/dtype.h"
 
@@ -272,6 +273,8 @@ ks_status gguf_writer_write(gguf_writer *w, ks_outfile *of, ks_err *err) {
         st = t->fill ? write_filled(of, t, buf, cap, err) : ks_outfile_write(of, t->data, (size_t)t->nbytes, err);
         pos += t->nbytes;
         if (!st) st = pad(of, &pos, align, err);
+        if (!st && !ks_progress_report(total ? (double)(pos - h.n) / (double)total : 1.0)) /* base/progress.h */
+            st = ks_err_set(err, KS_ERR_ABORTED, "writing the GGUF cancelled by the progress callback");
     }
     free(buf);
     free(h.p);

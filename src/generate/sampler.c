@@ -1,4 +1,4 @@
-/* sampler.c - the sampling chain (see sampler.h).
+/* sampler.c - the default sampling chain, fused (see sampler.h).
  *
  * Owns: a candidate array of n_vocab (id, logit) pairs rebuilt from the logits
  * on every call; the penalty window (a ring of the last repeat_last_n accepted
@@ -20,7 +20,7 @@ typedef struct cand {
     float logit;
 } cand;
 
-struct ks_sampler {
+typedef struct fused {
     ks_sampler_params p;
     int32_t n_vocab;
     cand *cands;       /* [n_vocab] scratch for one sample call */
@@ -31,7 +31,7 @@ struct ks_sampler {
     int32_t *ring;     /* [repeat_last_n] the window, oldest at ring_head once full */
     int32_t ring_len, ring_head;
     uint64_t rng[4];   /* xoshiro256** state */
-};
+} fused;
 
 ks_sampler_params ks_sampler_default_params(void) {
     return (ks_sampler_params){
@@ -71,7 +71,12 @@ static uint64_t rng_next(uint64_t s[4]) {
 }
 
 /* uniform in [0, 1) with 53 random bits */
-static double rng_uniform(uint64_t s[4]) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
+double ks_rng_uniform(uint64_t s[4]) { return (double)(rng_next(s) >> 11) * 0x1.0p-53; }
+
+void ks_rng_seed(uint64_t rng[4], uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) rng[i] = splitmix64(&x);
+}
 
 /* ---- lifecycle ---- */
 
@@ -95,12 +100,37 @@ static ks_status check_params(const ks_sampler_params *p, int32_t n_vocab, ks_er
     return KS_OK;
 }
 
+static void fused_free(void *ctx) {
+    fused *s = ctx;
+    if (!s) return;
+    free(s->cands);
+    free(s->count);
+    free(s->distinct);
+    free(s->where);
+    free(s->ring);
+    free(s);
+}
+
+static void fused_reset(void *ctx) {
+    fused *s = ctx;
+    for (int32_t i = 0; i < s->n_distinct; i++) s->count[s->distinct[i]] = 0;
+    s->n_distinct = 0;
+    s->ring_len = s->ring_head = 0;
+    ks_rng_seed(s->rng, s->p.seed);
+}
+
+static void fused_accept(void *ctx, int32_t token);
+static void fused_apply(void *ctx, ks_token_data_array *cur);
+static const char *fused_name(void *ctx) { return (void)ctx, "default"; }
+const ks_sampler_iface ks_sampler_default_iface = {
+    .name = fused_name, .accept = fused_accept, .apply = fused_apply, .reset = fused_reset, .free_ctx = fused_free};
+
 ks_status ks_sampler_init(ks_sampler **out, const ks_sampler_params *p, int32_t n_vocab, ks_err *err) {
     if (!out) return ks_err_set(err, KS_ERR_INVALID_ARG, "sampler: out is NULL");
     *out = NULL;
     ks_status st = check_params(p, n_vocab, err);
     if (st) return st;
-    ks_sampler *s = calloc(1, sizeof *s);
+    fused *s = calloc(1, sizeof *s);
     if (!s) goto nomem;
     s->p = *p;
     s->n_vocab = n_vocab;
@@ -114,43 +144,25 @@ ks_status ks_sampler_init(ks_sampler **out, const ks_sampler_params *p, int32_t 
         s->ring = malloc((size_t)p->repeat_last_n * sizeof *s->ring);
         if (!s->ring) goto nomem;
     }
-    ks_sampler_reset(s);
-    *out = s;
+    fused_reset(s);
+    if (ks_sampler_new(&ks_sampler_default_iface, s, out, err)) goto nomem;
+    (*out)->n_vocab = n_vocab;
     return KS_OK;
 nomem:
-    ks_sampler_free(s);
+    fused_free(s);
     return ks_err_set(err, KS_ERR_NOMEM, "sampler: out of memory for a vocabulary of %d", (int)n_vocab);
-}
-
-void ks_sampler_free(ks_sampler *s) {
-    if (!s) return;
-    free(s->cands);
-    free(s->count);
-    free(s->distinct);
-    free(s->where);
-    free(s->ring);
-    free(s);
-}
-
-void ks_sampler_reset(ks_sampler *s) {
-    if (!s) return;
-    for (int32_t i = 0; i < s->n_distinct; i++) s->count[s->distinct[i]] = 0;
-    s->n_distinct = 0;
-    s->ring_len = s->ring_head = 0;
-    uint64_t x = s->p.seed;
-    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
 }
 
 /* ---- penalty window ---- */
 
-static void count_add(ks_sampler *s, int32_t t) {
+static void count_add(fused *s, int32_t t) {
     if (s->count[t]++ == 0) {
         s->where[t] = s->n_distinct;
         s->distinct[s->n_distinct++] = t;
     }
 }
 
-static void count_remove(ks_sampler *s, int32_t t) {
+static void count_remove(fused *s, int32_t t) {
     if (--s->count[t] == 0) { /* swap-remove from the distinct list */
         const int32_t i = s->where[t], last = s->distinct[--s->n_distinct];
         s->distinct[i] = last;
@@ -158,8 +170,9 @@ static void count_remove(ks_sampler *s, int32_t t) {
     }
 }
 
-void ks_sampler_accept(ks_sampler *s, int32_t token) {
-    if (!s || token < 0 || token >= s->n_vocab || s->p.repeat_last_n == 0) return;
+static void fused_accept(void *ctx, int32_t token) {
+    fused *s = ctx;
+    if (token < 0 || token >= s->n_vocab || s->p.repeat_last_n == 0) return;
     if (s->p.repeat_last_n < 0) { /* whole history: counts only, nothing leaves */
         count_add(s, token);
         return;
@@ -178,7 +191,7 @@ void ks_sampler_accept(ks_sampler *s, int32_t token) {
 
 /* llama.cpp's penalties sampler: repetition (divide positive logits, multiply
  * non-positive ones), then frequency * count and presence once. */
-static void apply_penalties(ks_sampler *s) {
+static void apply_penalties(fused *s) {
     const float rp = s->p.repeat_penalty, fp = s->p.frequency_penalty, pp = s->p.presence_penalty;
     if (rp == 1.0f && fp == 0.0f && pp == 0.0f) return;
     for (int32_t i = 0; i < s->n_distinct; i++) {
@@ -255,11 +268,11 @@ static size_t cut_min_p(cand *c, size_t n, float max, float min_p) {
     return m;
 }
 
-static int32_t draw(ks_sampler *s, const cand *c, size_t n, float max) {
+static int32_t draw(fused *s, const cand *c, size_t n, float max) {
     const double inv_t = 1.0 / (double)s->p.temp;
     double sum = 0.0;
     for (size_t i = 0; i < n; i++) sum += exp((double)(c[i].logit - max) * inv_t);
-    const double u = rng_uniform(s->rng) * sum;
+    const double u = ks_rng_uniform(s->rng) * sum;
     double cum = 0.0;
     for (size_t i = 0; i < n; i++) {
         cum += exp((double)(c[i].logit - max) * inv_t);
@@ -268,10 +281,8 @@ static int32_t draw(ks_sampler *s, const cand *c, size_t n, float max) {
     return c[n - 1].id; /* rounding: u landed at the very top */
 }
 
-int32_t ks_sampler_n_vocab(const ks_sampler *s) { return s ? s->n_vocab : 0; }
-
-int32_t ks_sampler_sample(ks_sampler *s, const float *logits, int32_t n_vocab) {
-    if (!s || !logits || n_vocab < s->n_vocab) return -1;
+int32_t ks_sampler_default_sample(void *ctx, const float *logits) {
+    fused *s = ctx;
     const size_t nv = (size_t)s->n_vocab;
     cand *c = s->cands;
     for (size_t i = 0; i < nv; i++) c[i] = (cand){(int32_t)i, isnan(logits[i]) ? -INFINITY : logits[i]};
@@ -300,4 +311,21 @@ int32_t ks_sampler_sample(ks_sampler *s, const float *logits, int32_t n_vocab) {
     if (s->p.min_p > 0.0f) n = cut_min_p(c, n, max, s->p.min_p);
     if (n == 0) return best_id; /* cannot happen: the max always survives */
     return draw(s, c, n, max);
+}
+
+/* In a chain: the candidates scattered over the vocabulary (others -inf), sampled as above. */
+static void fused_apply(void *ctx, ks_token_data_array *cur) {
+    fused *s = ctx;
+    float *dense = malloc((size_t)s->n_vocab * sizeof *dense);
+    if (!dense || !cur->size) {
+        free(dense);
+        return;
+    }
+    for (int32_t i = 0; i < s->n_vocab; i++) dense[i] = -INFINITY;
+    for (size_t i = 0; i < cur->size; i++)
+        if (cur->data[i].id >= 0 && cur->data[i].id < s->n_vocab) dense[cur->data[i].id] = cur->data[i].logit;
+    const int32_t id = ks_sampler_default_sample(s, dense);
+    free(dense);
+    for (size_t i = 0; i < cur->size; i++)
+        if (cur->data[i].id == id) cur->selected = (int64_t)i;
 }

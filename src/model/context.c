@@ -18,12 +18,14 @@ ks_context_params ks_context_default_params(void) {
 }
 
 int64_t ks_context_n_ctx(const ks_context *c) { return c->n_ctx; }
-int ks_context_n_threads(const ks_context *c) { return c->n_threads; }
+int ks_context_n_threads(const ks_context *c) { return c->n_threads_gen; }
+int64_t ks_context_n_batch(const ks_context *c) { return c->n_batch; }
 const ks_model *ks_context_model(const ks_context *c) { return c->m; }
 
 void ks_context_free(ks_context *c) {
     if (!c) return;
     kv_free(&c->kv);
+    free(c->embd);
     ks_batch_free(&c->b0);
     free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->ub_blk), free(c->shift), free(c->cell_idx);
     free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k), free(c->v), free(c->att), free(c->hb);
@@ -119,8 +121,9 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
         return ks_err_set(err, KS_ERR_LIMIT, "context %lld exceeds the model's trained context %lld", (long long)n_ctx,
                           (long long)hp->n_ctx_train);
     /* OpenMP cannot start (and the stack cannot hold) thousands of threads: a clear error, as ggml's cap */
-    if (p->n_threads > KS_MAX_THREADS)
-        return ks_err_set(err, KS_ERR_LIMIT, "%d threads exceed the limit of %d", p->n_threads, KS_MAX_THREADS);
+    if (p->n_threads > KS_MAX_THREADS || p->n_threads_batch > KS_MAX_THREADS)
+        return ks_err_set(err, KS_ERR_LIMIT, "%d threads exceed the limit of %d",
+                          p->n_threads > p->n_threads_batch ? p->n_threads : p->n_threads_batch, KS_MAX_THREADS);
     if (p->n_seq_max > KS_MAX_SEQ)
         return ks_err_set(err, KS_ERR_LIMIT, "%d sequences exceed the limit of %d", p->n_seq_max, KS_MAX_SEQ);
     int64_t n_batch = p->n_batch > 0 ? p->n_batch : 512;
@@ -142,10 +145,18 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
     c->last_output = -1;
 #ifdef _OPENMP
     if (p->n_threads > 0) omp_set_num_threads(p->n_threads);
-    c->n_threads = omp_get_max_threads();
+    c->n_threads_gen = omp_get_max_threads();
 #else
-    c->n_threads = 1;
+    c->n_threads_gen = 1;
 #endif
+    c->n_threads_batch = p->n_threads_batch > 0 && p->n_threads_batch <= KS_MAX_THREADS ? p->n_threads_batch
+                                                                                        : c->n_threads_gen;
+    c->n_threads = c->n_threads_gen > c->n_threads_batch ? c->n_threads_gen : c->n_threads_batch; /* scratch */
+    c->abort_cb = p->abort_callback, c->abort_data = p->abort_data;
+    if (p->embeddings && !(c->embd = malloc((size_t)n_logits * (size_t)hp->n_embd * sizeof *c->embd))) {
+        ks_context_free(c);
+        return ks_err_set(err, KS_ERR_NOMEM, "out of memory for the embeddings");
+    }
     if ((st = kv_init(&c->kv, hp->n_layer, hp->n_head_kv * hp->head_dim, n_ctx, tk, tv, err))) {
         ks_context_free(c);
         return st;
@@ -166,7 +177,13 @@ static ks_status reserve_outputs(ks_context *c, int64_t n_tokens, int64_t n_out,
     if (n_out > c->n_logits_cap) {
         float *l = realloc(c->logits, (size_t)n_out * (size_t)c->m->hp.n_vocab * 4);
         if (!l) return ks_err_set(err, KS_ERR_NOMEM, "out of memory for %lld rows of logits", (long long)n_out);
-        c->logits = l, c->n_logits_cap = n_out;
+        c->logits = l;
+        if (c->embd) {
+            float *e = realloc(c->embd, (size_t)n_out * (size_t)c->m->hp.n_embd * sizeof *e);
+            if (!e) return ks_err_set(err, KS_ERR_NOMEM, "out of memory for %lld embeddings", (long long)n_out);
+            c->embd = e;
+        }
+        c->n_logits_cap = n_out;
     }
     if (n_tokens > c->out_row_cap) {
         int64_t *r = realloc(c->out_row, (size_t)n_tokens * sizeof *r);
@@ -199,8 +216,15 @@ ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err) {
     if ((st = kv_check_room(&c->kv, b->n_tokens, b->seq_first, err))) return st; /* before anything is claimed */
     c->n_outputs = 0, c->last_output = -1, c->n_out_batch = b->n_tokens;
     for (int64_t i = 0; i < b->n_tokens; i++) c->out_row[i] = -1;
+#ifdef _OPENMP
+    omp_set_num_threads(b->n_tokens > 1 ? c->n_threads_batch : c->n_threads_gen);
+#endif
+    const double t0 = ks_time_s();
     int64_t row = 0;
     for (int64_t done = 0; done < b->n_tokens;) {
+        if (c->abort_cb && c->abort_cb(c->abort_data))
+            return ks_err_set(err, KS_ERR_ABORTED, "decode aborted after %lld of %lld tokens", (long long)done,
+                              (long long)b->n_tokens);
         const int64_t n = b->n_tokens - done < c->n_batch ? b->n_tokens - done : c->n_batch;
         if ((st = kv_find_slots(&c->kv, n, b->seq_first + done, c->cells_all, err))) return st; /* checked above */
         for (int64_t t = 0; t < n; t++) {
@@ -215,6 +239,10 @@ ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err) {
         ks_forward_ubatch(c, b->token + done, b->logits + done, &c->n_outputs);
         done += n;
     }
+    const double dt = ks_time_s() - t0;
+    if (b->n_tokens > 1) c->perf.t_prompt_s += dt, c->perf.n_prompt += b->n_tokens;
+    else c->perf.t_gen_s += dt, c->perf.n_gen++;
+    c->perf.n_decode++;
     return KS_OK;
 }
 
@@ -247,6 +275,16 @@ ks_status ks_decode_range(ks_context *c, const int32_t *tokens, int64_t n, int64
 
 ks_status ks_decode(ks_context *c, const int32_t *tokens, int64_t n, int64_t pos0, bool all_logits, ks_err *err) {
     return ks_decode_range(c, tokens, n, pos0, all_logits ? 0 : n - 1, err);
+}
+
+void ks_perf_get(const ks_context *c, ks_perf_data *out) { *out = c->perf; }
+void ks_perf_reset(ks_context *c) { memset(&c->perf, 0, sizeof c->perf); }
+
+const float *ks_context_embeddings(const ks_context *c, int64_t i) {
+    if (!c->embd) return NULL;
+    if (i < 0) i = c->last_output;
+    if (i < 0 || i >= c->n_out_batch || c->out_row[i] < 0) return NULL;
+    return c->embd + (size_t)c->out_row[i] * (size_t)c->m->hp.n_embd;
 }
 
 const float *ks_context_logits(const ks_context *c, int64_t i) {

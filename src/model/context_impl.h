@@ -62,6 +62,12 @@ struct ks_context {
     bool flash_attn;             /* attention by the flash kernel (always for F32 / Q8_0 caches) */
     ks_flash_scratch *flash;     /* [n_threads] */
     const ks_attn_kernels *attn; /* chosen at creation for this CPU */
+    /* kestrel.h's extras */
+    float *embd;                 /* [n_logits_cap][n_embd] final hidden states of the outputs, or NULL */
+    int n_threads_gen, n_threads_batch; /* team sizes of single-token and longer decodes (<= n_threads) */
+    ks_abort_fn abort_cb;        /* polled between micro-batches; may be NULL */
+    void *abort_data;
+    ks_perf_data perf;
 };
 
 /* attention.c: attention of the micro-batch's queries (c->q) into c->att for layer il */

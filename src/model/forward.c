@@ -147,6 +147,7 @@ static void head(ks_context *c, const int8_t *want, int64_t *row_io) {
         src = c->xb2;
     }
     norm_rows(m, c->xb, src, &m->output_norm, &m->output_norm_b, n_out);
+    if (c->embd) memcpy(c->embd + (size_t)*row_io * (size_t)E, c->xb, (size_t)(n_out * E) * sizeof(float));
     ks_matmul(&m->output, c->xb, n_out, c->logits + (size_t)*row_io * (size_t)m->hp.n_vocab, c->mm_scratch);
     *row_io += n_out;
 }

@@ -251,18 +251,21 @@ static size_t copy_bytes(const ks_tensor *t, bool repack, bool no_mmap) {
  * bytes once per token and 4 KiB pages cost a TLB miss every 4 KiB (1.1B F16:
  * 18.5 tok/s from a page cache in small pages, 25-27 from huge pages). Failing
  * to get the memory is not an error: the mapping is then used in place. */
-static void pack_weights(ks_model *m, const ks_model_params *p) {
+/* Returns false when p->progress_callback asked to stop. */
+static bool pack_weights(ks_model *m, const ks_model_params *p) {
     const bool repack = !p->no_repack && ks_matmul_pack_useful();
     const bool no_mmap = p->no_mmap && m->format == KS_FORMAT_GGUF;
-    if ((!repack && !no_mmap) || !m->layers) return;
+    if ((!repack && !no_mmap) || !m->layers) return true;
     size_t total = 0;
     ks_tensor *t;
     for (int64_t i = 0; (t = matmul_weight(m, i)); i++) total += (copy_bytes(t, repack, no_mmap) + 63) & ~(size_t)63;
-    if (!total) return;
+    if (!total) return true;
     const size_t huge = (size_t)2 << 20;
     total = (total + huge - 1) / huge * huge;
     uint8_t *buf = aligned_alloc(huge, total);
-    if (!buf) return;
+    if (!buf) return true;
+    m->packed = buf;
+    m->packed_bytes = total;
 #ifdef MADV_HUGEPAGE
     madvise(buf, total, MADV_HUGEPAGE);
 #endif
@@ -271,6 +274,7 @@ static void pack_weights(ks_model *m, const ks_model_params *p) {
     for (int64_t i = 0; (t = matmul_weight(m, i)); i++) {
         const size_t bytes = copy_bytes(t, repack, no_mmap);
         if (!bytes) continue;
+        if (p->progress_callback && !p->progress_callback((float)off / (float)total, p->progress_data)) return false;
         if (repack && ks_matmul_pack_bytes(t)) {
             ks_matmul_pack(t, buf + off);
             t->packed = buf + off;
@@ -281,8 +285,7 @@ static void pack_weights(ks_model *m, const ks_model_params *p) {
         }
         off += (bytes + 63) & ~(size_t)63;
     }
-    m->packed = buf;
-    m->packed_bytes = total;
+    return true;
 }
 
 /* Reads the first bytes of path into magic (*got of 4) without mapping it. A folder or any
@@ -350,7 +353,14 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
         ks_model_free(m);
         return st;
     }
-    pack_weights(m, params);
+    if (params->progress_callback && !params->progress_callback(0.0f, params->progress_data)) st = KS_ERR_ABORTED;
+    if (!st && !pack_weights(m, params)) st = KS_ERR_ABORTED;
+    if (!st && params->progress_callback && !params->progress_callback(1.0f, params->progress_data))
+        st = KS_ERR_ABORTED;
+    if (st) {
+        ks_model_free(m);
+        return ks_err_set(err, st, "%s: loading cancelled by the progress callback", path);
+    }
     ks_tensor *t;
     for (int64_t i = 0; m->layers && (t = matmul_weight(m, i)); i++) t->bf16_batch = !params->f16_exact;
     *out = m;

@@ -13,6 +13,7 @@
 #include "base/checked.h"
 #include "base/mapfile.h"
 #include "base/outfile.h"
+#include "base/progress.h"
 #include "formats/gguf.h"
 #include "model/arch.h"
 #include "tensor/dtype.h"
@@ -246,6 +247,7 @@ ks_status ks_quantize_to(const char *in_path, ks_outfile *out, int target, ks_qu
     }
     choice ch;
     choice_init(&ch, g, target);
+    const ks_progress_window pw = ks_progress_sub(0.0f, 0.9f); /* converting is the work; writing the last tenth */
     for (uint64_t i = 0; i < g->n_tensors; i++) {
         const gguf_tensor_info *t = &g->tensors[i];
         char name[256];
@@ -288,8 +290,15 @@ ks_status ks_quantize_to(const char *in_path, ks_outfile *out, int target, ks_qu
         st0.n_tensors++;
         st0.bytes_in += t->nbytes, st0.bytes_out += nbytes;
         if ((st = gguf_writer_add_tensor(w, name, ot, t->n_dims, t->ne, bufs[i], nbytes, err))) goto done;
+        if (!ks_progress_report((double)(i + 1) / (double)g->n_tensors)) { /* base/progress.h */
+            st = ks_err_set(err, KS_ERR_ABORTED, "quantize: cancelled by the progress callback");
+            goto done;
+        }
     }
+    ks_progress_restore(pw);
+    ks_progress_sub(0.9f, 1.0f);
     st = gguf_writer_write(w, out, err);
+    ks_progress_restore(pw);
 done:
     if (bufs)
         for (uint64_t i = 0; i < g->n_tensors; i++) free(bufs[i]);
