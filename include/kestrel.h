@@ -14,6 +14,8 @@
  *    Variable-size results go into caller buffers: the function takes (buf, cap)
  *    and reports the size needed, returning KS_ERR_LIMIT when cap is too small
  *    (the Python bindings call twice).
+ *  - Arguments: object handles must be valid (non-NULL) unless a prototype says NULL is
+ *    accepted (every _free accepts NULL; "nullable" marks the others).
  *  - Thread safety: a ks_model is immutable once loaded and may be shared by any
  *    number of threads and contexts (its tokenizer too). A ks_context, ks_batch or
  *    ks_sampler is used by one thread at a time. Functions without an object

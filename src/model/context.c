@@ -113,7 +113,10 @@ static bool alloc_scratch(ks_context *c) {
 }
 
 ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_context **out, ks_err *err) {
+    if (!out) return ks_err_set(err, KS_ERR_INVALID_ARG, "context: out is NULL");
     *out = NULL;
+    const ks_context_params defaults = ks_context_default_params();
+    if (!p) p = &defaults;
     if (!ks_model_has_weights(m)) return ks_err_set(err, KS_ERR_INVALID_ARG, "model has no weights (vocabulary-only file)");
     const ks_hparams *hp = &m->hp;
     int64_t n_ctx = p->n_ctx > 0 ? p->n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
