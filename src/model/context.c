@@ -30,7 +30,7 @@ void ks_context_free(ks_context *c) {
     free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->ub_blk), free(c->shift), free(c->cell_idx);
     free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k), free(c->v), free(c->att), free(c->hb);
     free(c->hb2), free(c->scores), free(c->mask), free(c->qh), free(c->kvf), free(c->kvrow), free(c->rope_cos);
-    for (int i = 0; c->flash && i < c->n_threads; i++)
+    for (int i = 0; c->flash && i < c->n_threads_max; i++)
         free(c->flash[i].q), free(c->flash[i].o), free(c->flash[i].lo), free(c->flash[i].hi), free(c->flash[i].scratch);
     free(c->flash);
     free(c->rope_sin), free(c->inv_freq), free(c->logits), free(c->out_row), free(c->mm_scratch);
@@ -76,7 +76,7 @@ static bool alloc_scratch(ks_context *c) {
     const ks_hparams *hp = &c->m->hp;
     const size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, hd = (size_t)hp->head_dim;
     const size_t kv_dim = (size_t)(hp->n_head_kv * hp->head_dim), q_dim = (size_t)(hp->n_head * hp->head_dim);
-    const size_t T = (size_t)c->n_threads, N = (size_t)c->n_ctx, half = (size_t)hp->n_rot / 2 + 1;
+    const size_t T = (size_t)c->n_threads_max, N = (size_t)c->n_ctx, half = (size_t)hp->n_rot / 2 + 1;
     c->ub_cell = malloc(B * sizeof *c->ub_cell), c->ub_pos = malloc(B * sizeof *c->ub_pos);
     c->ub_seq = malloc(B * sizeof *c->ub_seq), c->ub_view = malloc(B * sizeof *c->ub_view);
     c->cells_all = malloc(B * sizeof *c->cells_all), c->shift = calloc(N, sizeof *c->shift);
@@ -154,7 +154,8 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
 #endif
     c->n_threads_batch = p->n_threads_batch > 0 && p->n_threads_batch <= KS_MAX_THREADS ? p->n_threads_batch
                                                                                         : c->n_threads_gen;
-    c->n_threads = c->n_threads_gen > c->n_threads_batch ? c->n_threads_gen : c->n_threads_batch; /* scratch */
+    c->n_threads_max = c->n_threads_gen > c->n_threads_batch ? c->n_threads_gen : c->n_threads_batch;
+    c->n_threads = c->n_threads_gen;
     c->abort_cb = p->abort_callback, c->abort_data = p->abort_data;
     if (p->embeddings && !(c->embd = malloc((size_t)n_logits * (size_t)hp->n_embd * sizeof *c->embd))) {
         ks_context_free(c);
@@ -219,8 +220,9 @@ ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err) {
     if ((st = kv_check_room(&c->kv, b->n_tokens, b->seq_first, err))) return st; /* before anything is claimed */
     c->n_outputs = 0, c->last_output = -1, c->n_out_batch = b->n_tokens;
     for (int64_t i = 0; i < b->n_tokens; i++) c->out_row[i] = -1;
+    c->n_threads = b->n_tokens > 1 ? c->n_threads_batch : c->n_threads_gen; /* this decode's team */
 #ifdef _OPENMP
-    omp_set_num_threads(b->n_tokens > 1 ? c->n_threads_batch : c->n_threads_gen);
+    omp_set_num_threads(c->n_threads);
 #endif
     const double t0 = ks_time_s();
     int64_t row = 0;

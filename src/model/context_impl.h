@@ -64,7 +64,9 @@ struct ks_context {
     const ks_attn_kernels *attn; /* chosen at creation for this CPU */
     /* kestrel.h's extras */
     float *embd;                 /* [n_logits_cap][n_embd] final hidden states of the outputs, or NULL */
-    int n_threads_gen, n_threads_batch; /* team sizes of single-token and longer decodes (<= n_threads) */
+    int n_threads_gen, n_threads_batch; /* team sizes of single-token and longer decodes; n_threads is the
+                                           current decode's, n_threads_max (the larger) sizes the scratch */
+    int n_threads_max;
     ks_abort_fn abort_cb;        /* polled between micro-batches; may be NULL */
     void *abort_data;
     ks_perf_data perf;
