@@ -57,10 +57,7 @@ static void gen_exact(bench *b, int64_t il) {
         float qh[256];
         const int64_t kvh = h / (s->n_head / s->n_kvh);
         ks_fp16_round_row(b->q + h * s->hd, qh, s->hd);
-        for (int64_t j = 0; j < b->n_kv; j++) { /* as attention.c's attend_one: rows prefetched ahead */
-            if (j + KS_ATTN_PF < b->n_kv) ks_prefetch_row(kc + (j + KS_ATTN_PF) * b->kv_dim + kvh * s->hd, (size_t)s->hd * 2);
-            sc[j] = ak->qk(qh, kc + j * b->kv_dim + kvh * s->hd, s->hd, true) * scale;
-        }
+        ak->qk_rows(sc, qh, kc + kvh * s->hd, b->kv_dim, b->n_kv, s->hd, true, scale); /* as attention.c's attend_one */
         ks_softmax(sc, b->n_kv);
         ks_fp16_round_row(sc, sc, b->n_kv);
         ak->pv(b->o + h * s->hd, sc, vc + kvh * s->hd, b->kv_dim, b->n_kv, s->hd, true);
@@ -114,7 +111,7 @@ static void prompt_exact(bench *b, int64_t n_tok) {
             const int64_t kvh = h / (s->n_head / s->n_kvh), n_vis = b->n_kv - n_tok + t + 1;
             ks_fp16_round_row(b->q + (t * s->n_head + h) * s->hd, qh, s->hd);
             const uint16_t *kh = b->k + kvh * s->hd;
-            for (int64_t j = 0; j < n_vis; j++) sc[j] = ak->qk(qh, kh + j * b->kv_dim, s->hd, false) * scale;
+            ak->qk_rows(sc, qh, kh, b->kv_dim, n_vis, s->hd, false, scale);
             ks_softmax(sc, n_vis);
             ks_fp16_round_row(sc, sc, n_vis);
             ak->pv(b->o + (t * s->n_head + h) * s->hd, sc, b->v + kvh * s->hd, b->kv_dim, n_vis, s->hd, false);

@@ -101,12 +101,7 @@ static void attend_one(ks_context *c, int64_t il, int64_t t, int64_t h, bool vec
     if (f16) {
         const ks_attn_kernels *ak = c->attn;
         ks_fp16_round_row(q, qh, hd);
-        const uint16_t *k0 = (const uint16_t *)kv_k_row(&c->kv, il, lo) + kvh * hd;
-        for (int64_t j = 0; j < n_kv; j++) {
-            /* one head's keys lie kv_dim apart: strides the hardware prefetcher follows poorly */
-            if (j + KS_ATTN_PF < n_kv) ks_prefetch_row(k0 + (j + KS_ATTN_PF) * kv_dim, (size_t)hd * 2);
-            sc[j] = ak->qk(qh, k0 + j * kv_dim, hd, vec) * scale;
-        }
+        ak->qk_rows(sc, qh, (const uint16_t *)kv_k_row(&c->kv, il, lo) + kvh * hd, kv_dim, n_kv, hd, vec, scale);
         apply_mask(c, t, &sc, 1);
         ks_softmax(sc, n_kv);
         memset(o, 0, (size_t)hd * sizeof *o);
