@@ -32,7 +32,7 @@ void ks_context_free(ks_context *c) {
     free(c->hb2), free(c->scores), free(c->mask), free(c->qh), free(c->kvf), free(c->kvrow), free(c->rope_cos);
     for (int i = 0; c->flash && i < c->n_threads_max; i++)
         free(c->flash[i].q), free(c->flash[i].o), free(c->flash[i].lo), free(c->flash[i].hi), free(c->flash[i].scratch);
-    free(c->flash);
+    free(c->flash), free(c->split_o), free(c->split_ml);
     free(c->rope_sin), free(c->inv_freq), free(c->logits), free(c->out_row), free(c->mm_scratch);
     free(c);
 }
@@ -99,6 +99,9 @@ static bool alloc_scratch(ks_context *c) {
         c->kvf = malloc(2 * (N + 32) * kv_dim * 4); /* optional: without it attention takes the per-query path */
     if (ks_batch_init(&c->b0, c->n_batch, NULL)) return false;
     if (!(c->flash = calloc(T, sizeof *c->flash))) return false;
+    c->split_o = malloc((size_t)KS_FLASH_SPLIT_MAX * 16 * q_dim * 4);
+    c->split_ml = malloc((size_t)KS_FLASH_SPLIT_MAX * 2 * 16 * (size_t)hp->n_head * 4);
+    if (!c->split_o || !c->split_ml) return false;
     const size_t nq = 16 * (size_t)(hp->n_head / hp->n_head_kv);
     const size_t fsb = (ks_attn_flash_scratch_bytes((int64_t)nq, hp->head_dim) + 63) & ~(size_t)63;
     for (size_t i = 0; i < T; i++) {
