@@ -1,0 +1,104 @@
+/* gemm.c - the trainer's one matrix product (blocks.h train_gemm) and transpose.
+ *
+ * C = A B with A read through two strides, so the three products of a linear layer need only
+ * one kernel: forward x W^T (W transposed once into scratch), backward dx = dy W and
+ * dW = dy^T x (A = dy read column-wise). Tiles of 6 rows x 16 columns of C (12 AVX2
+ * accumulators, BLIS's Haswell shape) over blocks of KB rows of B (16 columns x KB rows = 16 KB
+ * stays in L1 while the tile loop walks down A). Each C element is summed over k in increasing
+ * order, by one thread: results do not depend on the thread count.
+ */
+#include <string.h>
+
+#include "base/cpu.h"
+#include "train/blocks.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+#define MR 6
+#define NR 16
+#define KB 256
+
+/* plain C tile: C[0..mr)[0..nr) += A(., k) B[k][.] for k < K */
+static void tile_ref(int64_t mr, int64_t nr, int64_t K, const float *A, int64_t rsa, int64_t csa, const float *B,
+                     int64_t ldb, float *C, int64_t ldc) {
+    float acc[MR][NR] = {{0}};
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t i = 0; i < mr; i++) {
+            const float a = A[i * rsa + k * csa];
+            for (int64_t j = 0; j < nr; j++) acc[i][j] += a * B[k * ldb + j];
+        }
+    for (int64_t i = 0; i < mr; i++)
+        for (int64_t j = 0; j < nr; j++) C[i * ldc + j] += acc[i][j];
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2,fma"))) static void tile_avx2(int64_t K, const float *A, int64_t rsa, int64_t csa,
+                                                           const float *B, int64_t ldb, float *C, int64_t ldc) {
+    __m256 c[MR][2];
+    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+        const __m256 b0 = _mm256_loadu_ps(B + k * ldb), b1 = _mm256_loadu_ps(B + k * ldb + 8);
+        const float *a = A + k * csa;
+        for (int i = 0; i < MR; i++) {
+            const __m256 ai = _mm256_broadcast_ss(a + i * rsa);
+            c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+            c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(C + i * ldc, _mm256_add_ps(_mm256_loadu_ps(C + i * ldc), c[i][0]));
+        _mm256_storeu_ps(C + i * ldc + 8, _mm256_add_ps(_mm256_loadu_ps(C + i * ldc + 8), c[i][1]));
+    }
+}
+#endif
+
+static bool use_avx2(void) {
+#ifdef HAVE_X86
+    return ks_cpu_has(KS_CPU_AVX2) && ks_cpu_has(KS_CPU_FMA);
+#else
+    return false;
+#endif
+}
+
+void train_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t rsa, int64_t csa, const float *B,
+                int64_t ldb, float *C, int64_t ldc, bool accumulate) {
+    if (!accumulate)
+        for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+    const bool avx2 = use_avx2();
+    const int64_t n_jb = (N + NR - 1) / NR, n_ib = (M + MR - 1) / MR;
+    /* one task = one column block of 16 over a run of up to 8 row tiles */
+    const int64_t IG = 8, n_ig = (n_ib + IG - 1) / IG;
+#pragma omp parallel for schedule(static) collapse(2) if (M * N * K > 32768)
+    for (int64_t jb = 0; jb < n_jb; jb++)
+        for (int64_t ig = 0; ig < n_ig; ig++) {
+            const int64_t j0 = jb * NR, nr = N - j0 < NR ? N - j0 : NR;
+            for (int64_t k0 = 0; k0 < K; k0 += KB) {
+                const int64_t kb = K - k0 < KB ? K - k0 : KB;
+                for (int64_t ib = ig * IG; ib < n_ib && ib < (ig + 1) * IG; ib++) {
+                    const int64_t i0 = ib * MR, mr = M - i0 < MR ? M - i0 : MR;
+                    const float *a = A + i0 * rsa + k0 * csa, *b = B + k0 * ldb + j0;
+                    float *c = C + i0 * ldc + j0;
+#ifdef HAVE_X86
+                    if (avx2 && mr == MR && nr == NR) {
+                        tile_avx2(kb, a, rsa, csa, b, ldb, c, ldc);
+                        continue;
+                    }
+#endif
+                    tile_ref(mr, nr, kb, a, rsa, csa, b, ldb, c, ldc);
+                }
+            }
+        }
+    (void)avx2;
+}
+
+void train_transpose(float *dst, const float *src, int64_t rows, int64_t cols) {
+    const int64_t TB = 32;
+#pragma omp parallel for schedule(static) collapse(2) if (rows * cols > 65536)
+    for (int64_t r0 = 0; r0 < rows; r0 += TB)
+        for (int64_t c0 = 0; c0 < cols; c0 += TB)
+            for (int64_t r = r0; r < r0 + TB && r < rows; r++)
+                for (int64_t c = c0; c < c0 + TB && c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+}
