@@ -4,6 +4,9 @@
 
 #include "cli/cli.h"
 
+int cli_train(int argc, char **argv);        /* cmd_train.c */
+int cli_train_export(int argc, char **argv); /* cmd_train.c */
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -18,6 +21,8 @@ static const struct {
     {"bench", cli_bench, "prompt-processing and generation speed (like llama-bench)"},
     {"perplexity", cli_perplexity, "perplexity of a text file, computed as llama.cpp computes it"},
     {"logits", cli_logits, "write next-token logits for given token ids (testing)"},
+    {"train", cli_train, "train a model from scratch on token shards (docs/TRAINING.md)"},
+    {"train-export", cli_train_export, "write a training checkpoint's model as a GGUF"},
 };
 
 static void usage(FILE *f) {

@@ -14,6 +14,7 @@
  */
 #ifndef KS_TRAIN_H
 #define KS_TRAIN_H
+#include "base/mapfile.h"
 #include "model/model.h"
 
 /* one parameter tensor of the arenas */
@@ -110,4 +111,50 @@ void ks_train_clip(ks_train_model *tm, double norm, double clip);
 /* one AdamW update, the t-th (1-based, for the bias corrections), at learning rate lr:
  * p -= lr wd p (matrices); m, v moments; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
 void ks_train_adamw(ks_train_model *tm, const ks_train_opt *o, int64_t t, double lr);
+
+/* ---- a run (config.c, data.c, checkpoint.c, run.c, export.c) ---- */
+struct ks_train_config;
+void ks_train_config_hparams(const struct ks_train_config *c, ks_hparams *hp);
+void ks_train_config_opt(const struct ks_train_config *c, ks_train_opt *o);
+
+/* A token shard (docs/TRAINING.md): 32-byte header "KSTOKENS", u32 version 1, u32 token width
+ * (2 or 4 bytes), u64 token count, u32 vocabulary size (0 = unknown), u32 reserved; then the
+ * tokens, little-endian. Mapped read-only. */
+#define KS_SHARD_MAGIC "KSTOKENS"
+#define KS_SHARD_HEADER 32
+typedef struct ks_shard {
+    ks_mapfile map;
+    const uint8_t *tok; /* borrowed from map */
+    uint32_t width;
+    uint64_t n;
+    uint32_t n_vocab;   /* from the header, 0 = unknown */
+} ks_shard;
+/* KS_ERR_FORMAT for a wrong magic, version or width, KS_ERR_TRUNCATED for a file shorter (or
+ * longer) than its count says, KS_ERR_INVALID_ARG for a shard of fewer than min_tokens tokens or
+ * whose vocabulary exceeds n_vocab; s is left closed on error */
+ks_status ks_shard_open(ks_shard *s, const char *path, int64_t n_vocab, uint64_t min_tokens, ks_err *err);
+void ks_shard_close(ks_shard *s);
+/* B sequences of T + 1 tokens from *pos on (each starts T after the previous; a sequence that
+ * would run past the end starts at 0): tokens = its first T, targets = its last T. Advances *pos.
+ * KS_ERR_FORMAT naming the offset for a token >= n_vocab. */
+ks_status ks_shard_batch(const ks_shard *s, uint64_t *pos, int64_t B, int64_t T, int64_t n_vocab, int32_t *tokens,
+                         int32_t *targets, ks_err *err);
+/* writes a shard header for n tokens of width bytes into h[KS_SHARD_HEADER] */
+void ks_shard_header(uint8_t *h, uint32_t width, uint64_t n, uint32_t n_vocab);
+
+/* the internal model of the checkpoint in dir (checkpoint.c): tm initialised from it */
+typedef struct ks_train_state {
+    int64_t step;       /* updates done */
+    uint64_t rng;       /* the run's random state */
+    uint64_t data_pos;  /* next token position in the training shard */
+} ks_train_state;
+/* Writes dir/checkpoint.bin atomically (temporary file, fsync, rename, folder fsync). */
+ks_status ks_checkpoint_save(const char *dir, const ks_train_model *tm, const ks_train_state *st, ks_err *err);
+/* Reads dir/checkpoint.bin into a fresh tm (init'ed by this call) and st. If want is non-NULL
+ * the checkpoint must have that family, shape and head (KS_ERR_INVALID_ARG naming the first
+ * difference). KS_ERR_FORMAT / KS_ERR_TRUNCATED for a damaged file. */
+ks_status ks_checkpoint_load(const char *dir, ks_train_model *tm, ks_train_state *st, const ks_arch *want_arch,
+                             const ks_hparams *want, int want_tied, ks_err *err);
+/* writes tm's weights as an F32 GGUF at path (atomically) */
+ks_status ks_train_write_gguf(const ks_train_model *tm, const char *path, ks_err *err);
 #endif

@@ -1,0 +1,78 @@
+/* kestrel_train.h - public C API of Kestrel's trainer: configure, run (with checkpoints and
+ * resume), export. Same conventions as kestrel.h: a ks_status return, a nullable ks_err last,
+ * nothing printed; progress goes to a callback. docs/TRAINING.md documents the keys and the
+ * file formats (token shards, checkpoints).
+ */
+#ifndef KESTREL_TRAIN_H
+#define KESTREL_TRAIN_H
+#include "kestrel.h"
+
+#ifndef KS_API
+#define KS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything a run needs; every field is a key of the JSON config and a --flag of `kestrel
+ * train` (ks_train_config_key lists them). Strings are owned copies (ks_train_config_free). */
+typedef struct ks_train_config {
+    char *family;                     /* "llama" (a family of the registry the trainer implements) */
+    int64_t vocab, dim, layers, heads, kv_heads, ff; /* shape; kv_heads 0 = heads */
+    double norm_eps, rope_theta;
+    bool tied;                        /* output head tied to the token embedding */
+    int64_t batch, seq_len, accum;    /* micro-batch B x T, micro-batches per update */
+    int64_t steps, warmup;            /* updates; linear warmup updates (cosine decay after) */
+    double lr, lr_min, beta1, beta2, eps, weight_decay, clip, init_std;
+    int64_t eval_every, eval_batches; /* validation every N updates (0 = never) over M micro-batches */
+    int64_t ckpt_every;               /* checkpoint every N updates (0 = only at the end) */
+    int threads;                      /* 0 = all cores */
+    uint64_t seed;
+    int64_t max_memory_mb;            /* 0 = the memory the system has available */
+    char *train_data, *val_data;      /* token shards (kestrel prepare-data); val_data may be NULL */
+    char *out_dir;                    /* checkpoint.bin, metrics.jsonl, config.json */
+    char *precision;                  /* "fp32" (the only one today) */
+} ks_train_config;
+
+/* defaults (a 15M-parameter-class LLaMA shape, see docs/TRAINING.md); c owns no strings yet */
+KS_API void ks_train_config_default(ks_train_config *c);
+KS_API void ks_train_config_free(ks_train_config *c);
+/* sets one key from its text (the JSON key, also the flag name without "--"): KS_ERR_INVALID_ARG
+ * for an unknown key or a value that does not parse or is out of range */
+KS_API ks_status ks_train_config_set(ks_train_config *c, const char *key, const char *value, ks_err *err);
+/* reads a JSON object of keys (numbers, booleans, strings) over c; unknown keys are refused */
+KS_API ks_status ks_train_config_load(ks_train_config *c, const char *path, ks_err *err);
+/* the i-th key name and a one-line help; NULL past the end */
+KS_API const char *ks_train_config_key(size_t i, const char **help);
+/* checks the whole config (shape, ranges, files named) and computes the bytes training needs
+ * (parameters, gradients, two moments, activations); KS_ERR_LIMIT when that exceeds
+ * max_memory_mb or the memory available, naming both */
+KS_API ks_status ks_train_config_check(const ks_train_config *c, uint64_t *bytes_needed, ks_err *err);
+
+typedef struct ks_train_progress {
+    int64_t step, steps;        /* updates done, total */
+    double loss, lr, grad_norm; /* of the last update (loss averaged over its micro-batches) */
+    double tok_per_s, eta_s;    /* tokens a second since this run started, seconds left */
+    double val_loss;            /* NaN unless this update ended with a validation */
+    bool checkpoint;            /* a checkpoint was written after this update */
+} ks_train_progress;
+/* called after every update; return false to stop (a checkpoint is written first) */
+typedef bool (*ks_train_progress_fn)(void *user, const ks_train_progress *p);
+
+/* Trains per c. resume_dir: NULL to start from random weights, else a folder holding a
+ * checkpoint.bin of the same family and shape (KS_ERR_INVALID_ARG otherwise), which the run
+ * continues exactly as if it had not stopped. Writes out_dir/checkpoint.bin atomically every
+ * ckpt_every updates and at the end, out_dir/metrics.jsonl (a line per update, with val_loss and
+ * val_ppl on evaluations). A loss that is not finite stops the run with KS_ERR_LIMIT before
+ * anything is written: the last checkpoint stays as it was. */
+KS_API ks_status ks_train_run(const ks_train_config *c, const char *resume_dir, ks_train_progress_fn cb, void *user,
+                              ks_err *err);
+/* Writes the weights of ckpt_dir/checkpoint.bin as an F32 GGUF (the family's tensor names and
+ * hyperparameter keys) that Kestrel loads; written atomically. */
+KS_API ks_status ks_train_export_gguf(const char *ckpt_dir, const char *out_path, ks_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KESTREL_TRAIN_H */

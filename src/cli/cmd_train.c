@@ -1,0 +1,102 @@
+/* cmd_train.c - `kestrel train --config FILE [--resume DIR] [--KEY VALUE]...` and
+ * `kestrel train-export --checkpoint DIR -o OUT.gguf`: the trainer through its public header
+ * (kestrel_train.h). Every config key is also a flag (later flags override the file). */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "kestrel.h"
+#include "kestrel_train.h"
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void train_usage(FILE *f) {
+    fprintf(f, "usage: kestrel train --config FILE [--resume DIR] [--KEY VALUE]...\n\nkeys (JSON config or flags):\n");
+    const char *help = NULL, *k;
+    for (size_t i = 0; (k = ks_train_config_key(i, &help)); i++) fprintf(f, "  --%-14s %s\n", k, help);
+}
+
+static void fmt_time(char *buf, size_t cap, double s) {
+    const long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+}
+
+static bool progress(void *user, const ks_train_progress *p) {
+    (void)user;
+    char eta[32];
+    fmt_time(eta, sizeof eta, p->eta_s);
+    fprintf(stderr, "step %lld/%lld | loss %.4f | lr %.3e | grad norm %.3f | %.0f tok/s | ETA %s", (long long)p->step,
+            (long long)p->steps, p->loss, p->lr, p->grad_norm, p->tok_per_s, eta);
+    if (!isnan(p->val_loss)) fprintf(stderr, " | val loss %.4f ppl %.2f", p->val_loss, exp(p->val_loss));
+    if (p->checkpoint) fprintf(stderr, " | checkpoint");
+    fprintf(stderr, "\n");
+    return !stop_requested;
+}
+
+int cli_train(int argc, char **argv) {
+    ks_train_config c;
+    ks_train_config_default(&c);
+    ks_err err = {0};
+    const char *resume = NULL;
+    int rc = 0;
+    /* the config file first, then the flags over it */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config") && ks_train_config_load(&c, argv[i + 1], &err)) goto fail;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            train_usage(stdout);
+            goto out;
+        }
+        if (strncmp(a, "--", 2) || i + 1 >= argc) {
+            cli_print_error("train", "expected --KEY VALUE (see kestrel train --help)");
+            rc = 2;
+            goto out;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--config")) continue;
+        if (!strcmp(a, "--resume")) resume = v;
+        else if (ks_train_config_set(&c, a + 2, v, &err)) {
+            cli_print_error("train", err.msg);
+            rc = 2;
+            goto out;
+        }
+    }
+    uint64_t need = 0;
+    if (ks_train_config_check(&c, &need, &err)) goto fail;
+    fprintf(stderr, "kestrel train: %s, dim %lld, %lld layers, %lld heads, vocab %lld, batch %lld x %lld x %lld; "
+            "needs %.1f MiB\n", c.family ? c.family : "llama", (long long)c.dim, (long long)c.layers,
+            (long long)c.heads, (long long)c.vocab, (long long)c.batch, (long long)c.seq_len, (long long)c.accum,
+            need / 1048576.0);
+    signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
+    if (ks_train_run(&c, resume, progress, NULL, &err)) goto fail;
+    goto out;
+fail:
+    rc = cli_fail(&err);
+out:
+    ks_train_config_free(&c);
+    return rc;
+}
+
+int cli_train_export(int argc, char **argv) {
+    const char *dir = NULL, *out = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--checkpoint")) dir = argv[i + 1];
+        else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
+    }
+    if (!dir || !out) {
+        fprintf(stderr, "usage: kestrel train-export --checkpoint DIR -o OUT.gguf\n");
+        return 2;
+    }
+    ks_err err = {0};
+    if (ks_train_export_gguf(dir, out, &err)) return cli_fail(&err);
+    fprintf(stderr, "kestrel train-export: wrote %s\n", out);
+    return 0;
+}
