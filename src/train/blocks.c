@@ -110,7 +110,7 @@ void attention_forward(float *y, float *att, const float *q, const float *k, con
                        int64_t H, int64_t n_kv, int64_t hd) {
     const int64_t Q = H * hd, KV = n_kv * hd, group = H / n_kv;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(dynamic, 4) collapse(2) if (B * H * T > 64)
+#pragma omp parallel for schedule(dynamic, 4) collapse(2) if (B * H * T * T * hd > (1 << 20))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < H; h++)
             for (int64_t t = 0; t < T; t++) {
@@ -141,7 +141,7 @@ void attention_backward(float *dq, float *dk, float *dv, float *dp, const float 
                         int64_t n_kv, int64_t hd) {
     const int64_t Q = H * hd, KV = n_kv * hd, group = H / n_kv;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(dynamic, 1) collapse(2) if (B * n_kv > 1)
+#pragma omp parallel for schedule(dynamic, 1) collapse(2) if (B * n_kv > 1 && B * H * T * T * hd > (1 << 20))
     for (int64_t b = 0; b < B; b++)
         for (int64_t g = 0; g < n_kv; g++) {
             float *dps = dp + (b * n_kv + g) * T;

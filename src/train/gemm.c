@@ -71,7 +71,7 @@ void train_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t rsa, in
     const int64_t n_jb = (N + NR - 1) / NR, n_ib = (M + MR - 1) / MR;
     /* one task = one column block of 16 over a run of up to 8 row tiles */
     const int64_t IG = 8, n_ig = (n_ib + IG - 1) / IG;
-#pragma omp parallel for schedule(static) collapse(2) if (M * N * K > 32768)
+#pragma omp parallel for schedule(static) collapse(2) if (M * N * K > (1 << 20))
     for (int64_t jb = 0; jb < n_jb; jb++)
         for (int64_t ig = 0; ig < n_ig; ig++) {
             const int64_t j0 = jb * NR, nr = N - j0 < NR ? N - j0 : NR;
