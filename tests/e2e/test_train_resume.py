@@ -117,7 +117,7 @@ def main():
     bad(["--train_data", os.path.join(tmp, "empty.bin")], "0 tokens, fewer than", "empty shard")
     shard(os.path.join(tmp, "oov.bin"), np.full(5000, 300), width=4)
     bad(["--train_data", os.path.join(tmp, "oov.bin")], "outside the vocabulary of 256", "token out of range")
-    bad(["--resume", a, "--ff", "128"], "another shape (ff 192", "checkpoint of another shape")
+    bad(["--resume", a, "--ff", "128"], "another shape (ff %d" % cfg["ff"], "checkpoint of another shape")
     bad(["--max_memory_mb", "1"], "but max_memory_mb is 1.0 MiB", "memory refusal")
     r = run(["train", "--config", cfg_path, "--bogus", "1"])
     check(r.returncode == 2 and b"unknown key 'bogus'" in r.stderr, "unknown key: %r" % r.stderr)
