@@ -72,6 +72,27 @@ KS_API ks_status ks_train_run(const ks_train_config *c, const char *resume_dir, 
  * hyperparameter keys) that Kestrel loads; written atomically. */
 KS_API ks_status ks_train_export_gguf(const char *ckpt_dir, const char *out_path, ks_err *err);
 
+/* ---- data preparation: text or JSONL to token shards (docs/TRAINING.md) ---- */
+typedef struct ks_prepare_params {
+    const char *tokenizer;            /* a GGUF whose tokenizer is used (a model or a vocabulary-only file) */
+    const char *const *inputs;        /* text files (one document each) or .jsonl files (a document per line, */
+    size_t n_inputs;                  /*   its "text" string) */
+    const char *out_prefix;           /* writes OUT_PREFIX.train.bin and OUT_PREFIX.val.bin */
+    double val_fraction;              /* share of chunks sent to validation, 0 to 0.5 */
+} ks_prepare_params;
+typedef struct ks_prepare_stats {
+    uint64_t bytes_in, docs, tokens_train, tokens_val;
+} ks_prepare_stats;
+/* called every few MB and at the end; return false to stop (nothing is written then) */
+typedef bool (*ks_prepare_progress_fn)(void *user, const ks_prepare_stats *s);
+/* Tokenizes the inputs in order, streaming (memory flat in the corpus size), an EOS after each
+ * document, and writes two shards atomically. Text is cut into chunks of about 1 MB at line
+ * starts that begin a pre-token (a line starting with a non-space); every val_fraction-th chunk
+ * goes to validation. KS_ERR_INVALID_ARG for an empty corpus or a tokenizer without EOS;
+ * KS_ERR_FORMAT naming file and line for a JSONL line without a "text" string. */
+KS_API ks_status ks_prepare_data(const ks_prepare_params *p, ks_prepare_progress_fn cb, void *user,
+                                 ks_prepare_stats *stats, ks_err *err);
+
 #ifdef __cplusplus
 }
 #endif

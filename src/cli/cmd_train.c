@@ -4,6 +4,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -99,4 +100,46 @@ int cli_train_export(int argc, char **argv) {
     if (ks_train_export_gguf(dir, out, &err)) return cli_fail(&err);
     fprintf(stderr, "kestrel train-export: wrote %s\n", out);
     return 0;
+}
+
+static bool prep_progress(void *user, const ks_prepare_stats *s) {
+    (void)user;
+    fprintf(stderr, "\rprepare-data: %.1f MiB read, %llu documents, %llu train + %llu val tokens",
+            s->bytes_in / 1048576.0, (unsigned long long)s->docs, (unsigned long long)s->tokens_train,
+            (unsigned long long)s->tokens_val);
+    return !stop_requested;
+}
+
+int cli_prepare_data(int argc, char **argv) {
+    ks_prepare_params p = {.val_fraction = 0.01};
+    const char **inputs = calloc((size_t)argc, sizeof *inputs);
+    if (!inputs) return 1;
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char *end = NULL;
+        if ((!strcmp(a, "-m") || !strcmp(a, "-o") || !strcmp(a, "--val-fraction")) && i + 1 >= argc) a = "";
+        if (!strcmp(a, "-m")) p.tokenizer = argv[++i];
+        else if (!strcmp(a, "-o")) p.out_prefix = argv[++i];
+        else if (!strcmp(a, "--val-fraction")) {
+            p.val_fraction = strtod(argv[++i], &end);
+            if (!*argv[i] || *end) p.val_fraction = -1;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "usage: kestrel prepare-data -m TOKENIZER.gguf -o OUT_PREFIX [--val-fraction F] FILE...\n"
+                            "  FILE: text (one document each) or .jsonl (a \"text\" per line); writes "
+                            "OUT_PREFIX.train.bin, OUT_PREFIX.val.bin\n");
+            rc = strcmp(a, "-h") && strcmp(a, "--help") ? 2 : 0;
+            goto out;
+        } else inputs[p.n_inputs++] = a;
+    }
+    p.inputs = inputs;
+    ks_err err = {0};
+    ks_prepare_stats st;
+    signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
+    const ks_status s = ks_prepare_data(&p, prep_progress, NULL, &st, &err);
+    fprintf(stderr, "\n");
+    if (s) rc = cli_fail(&err);
+out:
+    free(inputs);
+    return rc;
 }
