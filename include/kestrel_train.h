@@ -93,6 +93,27 @@ typedef bool (*ks_prepare_progress_fn)(void *user, const ks_prepare_stats *s);
 KS_API ks_status ks_prepare_data(const ks_prepare_params *p, ks_prepare_progress_fn cb, void *user,
                                  ks_prepare_stats *stats, ks_err *err);
 
+/* ---- byte-level BPE training: the tokenizer HF tokenizers' ByteLevelBPETokenizer().train() makes ---- */
+typedef struct ks_bpe_train_params {
+    const char *const *inputs;        /* text files, read line by line (each line with its newline) */
+    size_t n_inputs;
+    int64_t vocab_size;               /* including the special tokens and the 256 byte symbols */
+    int64_t min_frequency;            /* a pair seen fewer times is never merged (HF's default 2) */
+    const char *const *special;       /* special tokens, ids 0.. in this order */
+    size_t n_special;
+    const char *pretok;               /* "gpt-2" (GPT-2's regex, HF's ByteLevel default) or "llama3" */
+    const char *out_path;             /* tokenizer.json, written atomically */
+} ks_bpe_train_params;
+typedef struct ks_bpe_train_stats {
+    uint64_t bytes_in, lines, words, distinct_words, merges;
+} ks_bpe_train_stats;
+typedef bool (*ks_bpe_train_progress_fn)(void *user, const ks_bpe_train_stats *s);
+/* Trains byte-level BPE exactly as HF tokenizers' BpeTrainer (vocabulary and merges identical for
+ * the same files and settings) and writes a tokenizer.json HF tokenizers loads. KS_ERR_INVALID_ARG
+ * for a vocabulary smaller than the specials plus 256 bytes, an empty corpus or an unknown pretok. */
+KS_API ks_status ks_train_tokenizer(const ks_bpe_train_params *p, ks_bpe_train_progress_fn cb, void *user,
+                                    ks_bpe_train_stats *stats, ks_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -143,3 +143,53 @@ out:
     free(inputs);
     return rc;
 }
+
+static bool bpe_progress(void *user, const ks_bpe_train_stats *s) {
+    (void)user;
+    fprintf(stderr, "\rtrain-tokenizer: %.1f MiB, %llu lines, %llu words (%llu distinct), %llu merges",
+            s->bytes_in / 1048576.0, (unsigned long long)s->lines, (unsigned long long)s->words,
+            (unsigned long long)s->distinct_words, (unsigned long long)s->merges);
+    return !stop_requested;
+}
+
+int cli_train_tokenizer(int argc, char **argv) {
+    ks_bpe_train_params p = {.vocab_size = 30000, .min_frequency = 2, .pretok = "gpt-2"};
+    const char **inputs = calloc((size_t)argc, sizeof *inputs), **special = calloc((size_t)argc, sizeof *special);
+    int rc = 0;
+    if (!inputs || !special) rc = 1;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        const bool has = i + 1 < argc;
+        char *end = NULL;
+        if (!strcmp(a, "-o") && has) p.out_path = argv[++i];
+        else if (!strcmp(a, "--vocab-size") && has) p.vocab_size = strtoll(argv[++i], &end, 10);
+        else if (!strcmp(a, "--min-frequency") && has) p.min_frequency = strtoll(argv[++i], &end, 10);
+        else if (!strcmp(a, "--special") && has) special[p.n_special++] = argv[++i];
+        else if (!strcmp(a, "--pretok") && has) p.pretok = argv[++i];
+        else if (a[0] == '-') {
+            fprintf(stderr, "usage: kestrel train-tokenizer -o OUT.json --vocab-size N [--min-frequency M] "
+                            "[--special TOKEN]... [--pretok gpt-2|llama3] FILE...\n");
+            rc = strcmp(a, "-h") && strcmp(a, "--help") ? 2 : 0;
+            break;
+        } else inputs[p.n_inputs++] = a;
+        if (end && (*end || end == argv[i] || p.vocab_size < 0 || p.min_frequency < 0)) {
+            cli_print_error("train-tokenizer", "--vocab-size and --min-frequency take non-negative integers");
+            rc = 2;
+        }
+    }
+    if (!rc && !p.out_path) {
+        cli_print_error("train-tokenizer", "-o OUT.json is required");
+        rc = 2;
+    }
+    if (!rc) {
+        p.inputs = inputs, p.special = special;
+        ks_err err = {0};
+        ks_bpe_train_stats st;
+        signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
+        const ks_status s = ks_train_tokenizer(&p, bpe_progress, NULL, &st, &err);
+        fprintf(stderr, "\n");
+        if (s) rc = cli_fail(&err);
+    }
+    free(inputs), free(special);
+    return rc;
+}

@@ -7,6 +7,7 @@
 int cli_train(int argc, char **argv);        /* cmd_train.c */
 int cli_train_export(int argc, char **argv); /* cmd_train.c */
 int cli_prepare_data(int argc, char **argv); /* cmd_train.c */
+int cli_train_tokenizer(int argc, char **argv); /* cmd_train.c */
 
 static const struct {
     const char *name;
@@ -25,6 +26,7 @@ static const struct {
     {"train", cli_train, "train a model from scratch on token shards (docs/TRAINING.md)"},
     {"train-export", cli_train_export, "write a training checkpoint's model as a GGUF"},
     {"prepare-data", cli_prepare_data, "text or JSONL files to token shards for kestrel train"},
+    {"train-tokenizer", cli_train_tokenizer, "train a byte-level BPE tokenizer (tokenizer.json) on text files"},
 };
 
 static void usage(FILE *f) {
