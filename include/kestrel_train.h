@@ -69,8 +69,10 @@ typedef bool (*ks_train_progress_fn)(void *user, const ks_train_progress *p);
 KS_API ks_status ks_train_run(const ks_train_config *c, const char *resume_dir, ks_train_progress_fn cb, void *user,
                               ks_err *err);
 /* Writes the weights of ckpt_dir/checkpoint.bin as an F32 GGUF (the family's tensor names and
- * hyperparameter keys) that Kestrel loads; written atomically. */
-KS_API ks_status ks_train_export_gguf(const char *ckpt_dir, const char *out_path, ks_err *err);
+ * hyperparameter keys) that Kestrel loads, with the tokenizer of the GGUF tokenizer (nullable: the
+ * one the shards were made with; its vocabulary must fit the model's); written atomically. */
+KS_API ks_status ks_train_export_gguf(const char *ckpt_dir, const char *out_path, const char *tokenizer,
+                                      ks_err *err);
 
 /* ---- data preparation: text or JSONL to token shards (docs/TRAINING.md) ---- */
 typedef struct ks_prepare_params {
@@ -86,7 +88,7 @@ typedef struct ks_prepare_stats {
 /* called every few MB and at the end; return false to stop (nothing is written then) */
 typedef bool (*ks_prepare_progress_fn)(void *user, const ks_prepare_stats *s);
 /* Tokenizes the inputs in order, streaming (memory flat in the corpus size), an EOS after each
- * document, and writes two shards atomically. Text is cut into chunks of about 1 MB at line
+ * document, and writes two shards atomically. Text is cut into chunks of about 64 KB at line
  * starts that begin a pre-token (a line starting with a non-space); every val_fraction-th chunk
  * goes to validation. KS_ERR_INVALID_ARG for an empty corpus or a tokenizer without EOS;
  * KS_ERR_FORMAT naming file and line for a JSONL line without a "text" string. */
@@ -102,7 +104,8 @@ typedef struct ks_bpe_train_params {
     const char *const *special;       /* special tokens, ids 0.. in this order */
     size_t n_special;
     const char *pretok;               /* "gpt-2" (GPT-2's regex, HF's ByteLevel default) or "llama3" */
-    const char *out_path;             /* tokenizer.json, written atomically */
+    const char *out_path;             /* tokenizer.json, or NAME.gguf: a vocabulary-only GGUF (the first special
+                                         token its EOS) for prepare-data -m and train-export --tokenizer */
 } ks_bpe_train_params;
 typedef struct ks_bpe_train_stats {
     uint64_t bytes_in, lines, words, distinct_words, merges;

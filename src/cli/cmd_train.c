@@ -87,17 +87,21 @@ out:
 }
 
 int cli_train_export(int argc, char **argv) {
-    const char *dir = NULL, *out = NULL;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--checkpoint")) dir = argv[i + 1];
+    const char *dir = NULL, *out = NULL, *tok = NULL;
+    bool bad = false;
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) bad = true;
+        else if (!strcmp(argv[i], "--checkpoint")) dir = argv[i + 1];
         else if (!strcmp(argv[i], "-o")) out = argv[i + 1];
+        else if (!strcmp(argv[i], "--tokenizer")) tok = argv[i + 1];
+        else bad = true;
     }
-    if (!dir || !out) {
-        fprintf(stderr, "usage: kestrel train-export --checkpoint DIR -o OUT.gguf\n");
+    if (bad || !dir || !out) {
+        fprintf(stderr, "usage: kestrel train-export --checkpoint DIR -o OUT.gguf [--tokenizer TOKENIZER.gguf]\n");
         return 2;
     }
     ks_err err = {0};
-    if (ks_train_export_gguf(dir, out, &err)) return cli_fail(&err);
+    if (ks_train_export_gguf(dir, out, tok, &err)) return cli_fail(&err);
     fprintf(stderr, "kestrel train-export: wrote %s\n", out);
     return 0;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "base/outfile.h"
+#include "formats/gguf.h"
 #include "kestrel_train.h"
 #include "tokenizer/pretok_re.h"
 #include "tokenizer/tok_impl.h"
@@ -356,6 +357,59 @@ static ks_status train_merges(trainer *t, const ks_bpe_train_params *p, ks_err *
     return st;
 }
 
+/* HF keeps merges in a map pair -> (rank, id): a pair merged twice appears once, at its last rank.
+ * last: an empty map the first call fills (freed by the caller). */
+static bool merge_kept(const trainer *t, u64map *last, size_t i) {
+    if (!last->n)
+        for (size_t j = 0; j < t->n_merges; j++) {
+            int64_t *l = map_slot(last, KEY(t->merges[3 * j], t->merges[3 * j + 1]), true);
+            if (l) *l = (int64_t)j;
+        }
+    const int64_t *l = map_slot(last, KEY(t->merges[3 * i], t->merges[3 * i + 1]), false);
+    return l && *l == (int64_t)i;
+}
+
+/* the tokenizer as a vocabulary-only GGUF (llama.cpp's tokenizer.ggml.* keys; the first special
+ * token is EOS) that Kestrel loads as a tokenizer (prepare-data -m, train-export --tokenizer) */
+static ks_status write_gguf(const trainer *t, const ks_bpe_train_params *p, bool llama3, ks_outfile *of,
+                            ks_err *err) {
+    const size_t nv = (size_t)t->vocab.n;
+    char **strs = calloc(nv + t->n_merges, sizeof *strs);
+    int32_t *types = malloc(nv * sizeof *types);
+    gguf_writer *w = gguf_writer_new();
+    ks_status s = strs && types && w ? KS_OK : ks_err_set(err, KS_ERR_NOMEM, "train-tokenizer: out of memory");
+    u64map last = {0};
+    size_t nm = 0;
+    for (size_t i = 0; i < nv && !s; i++) {
+        size_t n;
+        const char *v = strtab_str(&t->vocab, (int32_t)i, &n);
+        if (!(strs[i] = strndup(v, n))) s = ks_err_set(err, KS_ERR_NOMEM, "train-tokenizer: out of memory");
+        types[i] = i < p->n_special ? 3 : 1; /* control, normal */
+    }
+    for (size_t i = 0; i < t->n_merges && !s; i++) {
+        if (!merge_kept(t, &last, i)) continue;
+        size_t na, nb;
+        const char *a = strtab_str(&t->vocab, t->merges[3 * i], &na), *b = strtab_str(&t->vocab, t->merges[3 * i + 1], &nb);
+        char *m = malloc(na + nb + 2);
+        if (!m) s = ks_err_set(err, KS_ERR_NOMEM, "train-tokenizer: out of memory");
+        else memcpy(m, a, na), m[na] = ' ', memcpy(m + na + 1, b, nb), m[na + nb + 1] = 0, strs[nv + nm++] = m;
+    }
+    if (!s && ((s = gguf_writer_set_str(w, "general.name", "kestrel train-tokenizer")) ||
+               (s = gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2")) ||
+               (s = gguf_writer_set_str(w, "tokenizer.ggml.pre", llama3 ? "llama-bpe" : "gpt-2")) ||
+               (s = gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)strs, nv)) ||
+               (s = gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, types, nv)) ||
+               (s = gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)strs + nv, nm)) ||
+               (s = gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false)) ||
+               (p->n_special && (s = gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 0)))))
+        ks_err_set(err, s, "train-tokenizer: cannot build the GGUF");
+    if (!s) s = gguf_writer_write(w, of, err);
+    for (size_t i = 0; strs && i < nv + nm; i++) free(strs[i]);
+    free(strs), free(types), free(last.keys), free(last.vals);
+    gguf_writer_free(w);
+    return s;
+}
+
 static cJSON *bytelevel(bool prefix, bool trim, bool regex) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", "ByteLevel");
@@ -412,15 +466,9 @@ static char *to_json(const trainer *t, const ks_bpe_train_params *p, bool llama3
         tmp = realloc(tmp, n + 1);
         if (tmp) memcpy(tmp, s, n), tmp[n] = 0, cJSON_AddNumberToObject(vocab, tmp, i);
     }
-    /* HF keeps merges in a map pair -> (rank, id): a pair merged twice appears once, at its last rank */
     u64map last = {0};
     for (size_t i = 0; i < t->n_merges; i++) {
-        int64_t *l = map_slot(&last, KEY(t->merges[3 * i], t->merges[3 * i + 1]), true);
-        if (l) *l = (int64_t)i;
-    }
-    for (size_t i = 0; i < t->n_merges; i++) {
-        const int64_t *l = map_slot(&last, KEY(t->merges[3 * i], t->merges[3 * i + 1]), false);
-        if (!l || *l != (int64_t)i) continue;
+        if (!merge_kept(t, &last, i)) continue;
         size_t na, nb;
         const char *sa = strtab_str(&t->vocab, t->merges[3 * i], &na), *sb = strtab_str(&t->vocab, t->merges[3 * i + 1], &nb);
         tmp = realloc(tmp, na + 1), tmp2 = realloc(tmp2, nb + 1);
@@ -463,11 +511,16 @@ ks_status ks_train_tokenizer(const ks_bpe_train_params *p, ks_bpe_train_progress
         goto done;
     }
     if ((s = setup(&t, p, err)) || (s = train_merges(&t, p, err))) goto done;
-    if (!(json = to_json(&t, p, llama3))) {
+    const size_t lo = strlen(p->out_path);
+    if (lo > 5 && !strcmp(p->out_path + lo - 5, ".gguf")) {
+        s = write_gguf(&t, p, llama3, &of, err);
+    } else if (!(json = to_json(&t, p, llama3))) {
         s = ks_err_set(err, KS_ERR_NOMEM, "train-tokenizer: out of memory writing JSON");
         goto done;
+    } else {
+        s = ks_outfile_write(&of, json, strlen(json), err);
     }
-    if (!(s = ks_outfile_write(&of, json, strlen(json), err))) s = ks_outfile_commit(&of, err);
+    if (!s) s = ks_outfile_commit(&of, err);
     if (cb) cb(user, &t.st);
 done:
     ks_outfile_discard(&of);

@@ -52,7 +52,7 @@ static void run_case(bool tied, const char *dir) {
     /* export, load, decode */
     char gguf[512];
     snprintf(gguf, sizeof gguf, "%s/model.gguf", dir);
-    CHECK(ks_train_write_gguf(&tm, gguf, &err) == KS_OK, "%s", err.msg);
+    CHECK(ks_train_write_gguf(&tm, gguf, NULL, &err) == KS_OK, "%s", err.msg);
     ks_model *m = NULL;
     ks_context *c = NULL;
     CHECK(ks_model_load(gguf, NULL, &m, &err) == KS_OK, "%s", err.msg);
