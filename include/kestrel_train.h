@@ -64,7 +64,8 @@ typedef bool (*ks_train_progress_fn)(void *user, const ks_train_progress *p);
  * checkpoint.bin of the same family and shape (KS_ERR_INVALID_ARG otherwise), which the run
  * continues exactly as if it had not stopped. Writes out_dir/checkpoint.bin atomically every
  * ckpt_every updates and at the end, out_dir/metrics.jsonl (a line per update, with val_loss and
- * val_ppl on evaluations). A loss that is not finite stops the run with KS_ERR_LIMIT before
+ * val_ppl on evaluations) and out_dir/loss.svg (the losses and the learning rate, at evaluations
+ * and at the end). A loss that is not finite stops the run with KS_ERR_LIMIT before
  * anything is written: the last checkpoint stays as it was. */
 KS_API ks_status ks_train_run(const ks_train_config *c, const char *resume_dir, ks_train_progress_fn cb, void *user,
                               ks_err *err);

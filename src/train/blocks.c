@@ -100,12 +100,6 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int64_t N,
     rope_rotate(dx, cos_t, sin_t, N, T, n_heads, hd, n_rot, neox, -1.0f);
 }
 
-static float dot(const float *a, const float *b, int64_t n) {
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 void attention_forward(float *y, float *att, const float *q, const float *k, const float *v, int64_t B, int64_t T,
                        int64_t H, int64_t n_kv, int64_t hd) {
     const int64_t Q = H * hd, KV = n_kv * hd, group = H / n_kv;
@@ -119,7 +113,7 @@ void attention_forward(float *y, float *att, const float *q, const float *k, con
                 float *p = att + ((b * H + h) * T + t) * T, *yt = y + (b * T + t) * Q + h * hd;
                 float mx = -INFINITY;
                 for (int64_t s = 0; s <= t; s++) {
-                    p[s] = dot(qt, kb + s * KV, hd) * scale;
+                    p[s] = train_dot(qt, kb + s * KV, hd) * scale;
                     if (p[s] > mx) mx = p[s];
                 }
                 double sum = 0.0;
@@ -128,7 +122,7 @@ void attention_forward(float *y, float *att, const float *q, const float *k, con
                 memset(yt, 0, (size_t)hd * sizeof(float));
                 for (int64_t s = 0; s <= t; s++) {
                     p[s] *= inv;
-                    for (int64_t d = 0; d < hd; d++) yt[d] += p[s] * vb[s * KV + d];
+                    train_axpy(yt, p[s], vb + s * KV, hd);
                 }
             }
 }
@@ -154,16 +148,14 @@ void attention_backward(float *dq, float *dk, float *dv, float *dp, const float 
                     float *dqt = dq + (b * T + t) * Q + h * hd;
                     double sum = 0.0;
                     for (int64_t s = 0; s <= t; s++) {
-                        dps[s] = dot(dyt, vb + s * KV, hd);
+                        dps[s] = train_dot(dyt, vb + s * KV, hd);
                         sum += (double)p[s] * dps[s];
                     }
                     for (int64_t s = 0; s <= t; s++) {
                         const float ds = p[s] * (dps[s] - (float)sum) * scale;
-                        for (int64_t d = 0; d < hd; d++) {
-                            dqt[d] += ds * kb[s * KV + d];
-                            dkb[s * KV + d] += ds * qt[d];
-                            dvb[s * KV + d] += p[s] * dyt[d];
-                        }
+                        train_axpy(dqt, ds, kb + s * KV, hd);
+                        train_axpy(dkb + s * KV, ds, qt, hd);
+                        train_axpy(dvb + s * KV, p[s], dyt, hd);
                     }
                 }
         }

@@ -14,6 +14,9 @@
  * AVX2+FMA 6x16 tiles where present, else plain C; the summation order over k is fixed. */
 void train_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t rsa, int64_t csa, const float *B,
                 int64_t ldb, float *C, int64_t ldc, bool accumulate);
+/* sum a[i] b[i]; y[i] += a x[i] (AVX2+FMA where present; fixed order either way) */
+float train_dot(const float *a, const float *b, int64_t n);
+void train_axpy(float *y, float a, const float *x, int64_t n);
 /* dst[c][r] = src[r][c] for r < rows, c < cols */
 void train_transpose(float *dst, const float *src, int64_t rows, int64_t cols);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/outfile.h"
 #include "kestrel_train.h"
 #include "train/train.h"
 
@@ -78,6 +79,25 @@ static ks_status update(run *r, double *loss, double *norm, double *lr, ks_err *
     return KS_OK;
 }
 
+/* on resume: drops the metrics lines of updates after the checkpoint (a killed run logged them) */
+static ks_status trim_metrics(const char *path, int64_t step, ks_err *err) {
+    FILE *in = fopen(path, "r");
+    if (!in) return KS_OK;
+    ks_outfile of;
+    ks_status s = ks_outfile_open(&of, path, NULL, 0, err);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while (!s && (len = getline(&line, &cap, in)) > 0) {
+        long long st = -1;
+        if (sscanf(line, "{\"step\": %lld", &st) == 1 && st <= step) s = ks_outfile_write(&of, line, (size_t)len, err);
+    }
+    free(line);
+    fclose(in);
+    if (s) ks_outfile_discard(&of);
+    return s ? s : ks_outfile_commit(&of, err);
+}
+
 static ks_status setup(run *r, const char *resume_dir, ks_err *err) {
     const ks_train_config *c = r->c;
     const ks_arch *arch = ks_arch_find(c->family ? c->family : "llama");
@@ -102,6 +122,7 @@ static ks_status setup(run *r, const char *resume_dir, ks_err *err) {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/metrics.jsonl", c->out_dir) >= sizeof path)
         return ks_err_set(err, KS_ERR_INVALID_ARG, "out_dir name too long");
+    if (resume_dir && (s = trim_metrics(path, r->st.step, err))) return s;
     r->metrics = fopen(path, resume_dir ? "a" : "w");
     if (!r->metrics) return ks_err_set(err, KS_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     return KS_OK;
@@ -140,6 +161,7 @@ ks_status ks_train_run(const ks_train_config *c, const char *resume_dir, ks_trai
         if (!isnan(p.val_loss)) fprintf(r.metrics, ", \"val_loss\": %.6f, \"val_ppl\": %.4f", p.val_loss, exp(p.val_loss));
         fprintf(r.metrics, "}\n");
         fflush(r.metrics);
+        if ((!isnan(p.val_loss) || p.step == c->steps) && (s = ks_train_chart(c->out_dir, err))) break;
         p.checkpoint = (c->ckpt_every && p.step % c->ckpt_every == 0) || p.step == c->steps;
         if (p.checkpoint && (s = ks_checkpoint_save(c->out_dir, &r.tm, &r.st, err))) break;
         if (cb && !cb(user, &p)) {

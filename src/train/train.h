@@ -155,6 +155,8 @@ ks_status ks_checkpoint_save(const char *dir, const ks_train_model *tm, const ks
  * difference). KS_ERR_FORMAT / KS_ERR_TRUNCATED for a damaged file. */
 ks_status ks_checkpoint_load(const char *dir, ks_train_model *tm, ks_train_state *st, const ks_arch *want_arch,
                              const ks_hparams *want, int want_tied, ks_err *err);
+/* writes out_dir/loss.svg (training and validation loss, learning rate) from out_dir/metrics.jsonl */
+ks_status ks_train_chart(const char *out_dir, ks_err *err);
 /* writes tm's weights as an F32 GGUF at path (atomically), with the tokenizer.* keys of the GGUF
  * tokenizer (NULL: none) */
 ks_status ks_train_write_gguf(const ks_train_model *tm, const char *path, const char *tokenizer, ks_err *err);

@@ -81,6 +81,10 @@ def main():
     check(r.returncode == 0, "resumed run: %s" % r.stderr.decode()[-400:])
     same = open(os.path.join(a, "checkpoint.bin"), "rb").read() == open(os.path.join(b, "checkpoint.bin"), "rb").read()
     check(same, "20 straight updates and 10 + kill -9 + 10 resumed give byte-identical checkpoints")
+    steps = [json.loads(l)["step"] for l in open(os.path.join(b, "metrics.jsonl"))]
+    check(steps == list(range(1, 21)), "resumed metrics: updates 1..20 once each (%s)" % steps)
+    svg = open(os.path.join(b, "loss.svg")).read()
+    check(svg.startswith("<svg") and svg.count("<polyline") == 3, "loss.svg with loss, validation loss, lr")
 
     # kill -9 at random moments of a run checkpointing every update: the checkpoint always loads
     c = os.path.join(tmp, "c")
