@@ -89,7 +89,7 @@ typedef struct ks_prepare_stats {
 /* called every few MB and at the end; return false to stop (nothing is written then) */
 typedef bool (*ks_prepare_progress_fn)(void *user, const ks_prepare_stats *s);
 /* Tokenizes the inputs in order, streaming (memory flat in the corpus size), an EOS after each
- * document, and writes two shards atomically. Text is cut into chunks of about 64 KB at line
+ * document, and writes two shards atomically. Text is cut into chunks of about 16 KB at line
  * starts that begin a pre-token (a line starting with a non-space); every val_fraction-th chunk
  * goes to validation. KS_ERR_INVALID_ARG for an empty corpus or a tokenizer without EOS;
  * KS_ERR_FORMAT naming file and line for a JSONL line without a "text" string. */

@@ -1,6 +1,6 @@
 /* prepare.c - `kestrel prepare-data` (kestrel_train.h ks_prepare_data): text or JSONL in,
  * two token shards out (train.h / docs/TRAINING.md format), streaming: memory holds one chunk of
- * text (about 64 KB, or one JSONL line) and 64 KB of tokens per shard, whatever the corpus size.
+ * text (about 16 KB, or one JSONL line) and 64 KB of tokens per shard, whatever the corpus size.
  *
  * Chunks of a text file are cut only before a line that starts with a non-space character: the
  * newline before it ends a pre-token under GPT-2's and Llama 3's regexes (a word may take a
@@ -19,7 +19,7 @@
 #include "tokenizer/tokenizer.h"
 #include "train/train.h"
 
-#define CHUNK ((size_t)64 << 10)
+#define CHUNK ((size_t)16 << 10)
 #define MAX_LINE ((size_t)256 << 20)
 
 typedef struct shard_out {

@@ -1,6 +1,6 @@
 """kestrel prepare-data: text + JSONL to token shards, against HF tokenizers' ids for the same corpus
 (tests/data/train-ref/prepare-data.json from tests/oracle/make_prepare_ref.py: count and SHA-256 of
-every document's ids followed by EOS). The text file is many 64 KB chunks long, so chunking is
+every document's ids followed by EOS). The text file is many 16 KB chunks long, so chunking is
 exercised; with --val-fraction 0.5 the chunks split between the shards and together hold the same
 tokens. Bad input: an empty corpus, a JSONL line without "text", a file that is not a GGUF: one-line
 errors, exit status 1, no output left behind."""

@@ -4,7 +4,7 @@
 Usage: .venv/bin/python tests/oracle/make_prepare_ref.py   (tokenizers, numpy)
 
 Corpus: tests/data/ppl-gpl3.txt repeated 8 times as one text file (1.4 MB: more than one of
-prepare-data's 64 KB chunks), then a JSONL file of the documents listed in the output. The tokenizer is
+prepare-data's 16 KB chunks), then a JSONL file of the documents listed in the output. The tokenizer is
 tests/data/hf-tiny-llama/tokenizer.json (converted to GGUF by the test with `kestrel convert`). Writes
 tests/data/train-ref/prepare-data.json: the documents, the EOS id, and the count and SHA-256 of the
 expected token stream (each document's ids, then EOS; little-endian u16), so the test needs no tokenizers.
