@@ -3,8 +3,8 @@
  * C = A B with A read through two strides, so the three products of a linear layer need only
  * one kernel: forward x W^T (W transposed once into scratch), backward dx = dy W and
  * dW = dy^T x (A = dy read column-wise). Tiles of 6 rows x 16 columns of C (12 AVX2
- * accumulators, BLIS's Haswell shape) over blocks of KB rows of B (16 columns x KB rows = 16 KB
- * stays in L1 while the tile loop walks down A). Each C element is summed over k in increasing
+ * accumulators, BLIS's Haswell shape) over blocks of KB rows of B, packed (16 columns x KB rows =
+ * 16 KB, contiguous, stays in L1 while the tile loop walks down A). Each C element is summed over k in increasing
  * order, by one thread: results do not depend on the thread count.
  */
 #include <string.h>
@@ -69,25 +69,32 @@ void train_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t rsa, in
         for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
     const bool avx2 = use_avx2();
     const int64_t n_jb = (N + NR - 1) / NR, n_ib = (M + MR - 1) / MR;
-    /* one task = one column block of 16 over a run of up to 8 row tiles */
-    const int64_t IG = 8, n_ig = (n_ib + IG - 1) / IG;
+    /* one task = one column block of 16 over a run of up to IG row tiles; the block's KB x 16 panel
+     * of B is copied to contiguous memory first (rows of B a power of two apart would all fall
+     * in one L1 set) */
+    const int64_t IG = 32, n_ig = (n_ib + IG - 1) / IG;
 #pragma omp parallel for schedule(static) collapse(2) if (M * N * K > (1 << 20))
     for (int64_t jb = 0; jb < n_jb; jb++)
         for (int64_t ig = 0; ig < n_ig; ig++) {
+            float panel[KB * NR] __attribute__((aligned(64)));
             const int64_t j0 = jb * NR, nr = N - j0 < NR ? N - j0 : NR;
             for (int64_t k0 = 0; k0 < K; k0 += KB) {
                 const int64_t kb = K - k0 < KB ? K - k0 : KB;
+                for (int64_t k = 0; k < kb; k++) {
+                    memcpy(panel + k * NR, B + (k0 + k) * ldb + j0, (size_t)nr * sizeof(float));
+                    for (int64_t j = nr; j < NR; j++) panel[k * NR + j] = 0.0f;
+                }
                 for (int64_t ib = ig * IG; ib < n_ib && ib < (ig + 1) * IG; ib++) {
                     const int64_t i0 = ib * MR, mr = M - i0 < MR ? M - i0 : MR;
-                    const float *a = A + i0 * rsa + k0 * csa, *b = B + k0 * ldb + j0;
+                    const float *a = A + i0 * rsa + k0 * csa;
                     float *c = C + i0 * ldc + j0;
 #ifdef HAVE_X86
                     if (avx2 && mr == MR && nr == NR) {
-                        tile_avx2(kb, a, rsa, csa, b, ldb, c, ldc);
+                        tile_avx2(kb, a, rsa, csa, panel, NR, c, ldc);
                         continue;
                     }
 #endif
-                    tile_ref(mr, nr, kb, a, rsa, csa, b, ldb, c, ldc);
+                    tile_ref(mr, nr, kb, a, rsa, csa, panel, NR, c, ldc);
                 }
             }
         }
