@@ -69,9 +69,10 @@ static ks_status update(run *r, double *loss, double *norm, double *lr, ks_err *
     }
     *norm = ks_train_grad_norm(&r->tm);
     if (!isfinite(*loss) || !isfinite(*norm))
-        return ks_err_set(err, KS_ERR_LIMIT, "training stopped at update %lld: the loss is %g and the gradient norm "
-                          "%g; the last checkpoint is kept as it was (lower lr, raise warmup or clip)",
-                          (long long)r->st.step + 1, *loss, *norm);
+        return ks_err_set(err, KS_ERR_LIMIT, "training stopped at update %lld: the loss is %s and the gradient norm "
+                          "%s; the last checkpoint is kept as it was (lower lr, raise warmup or clip)",
+                          (long long)r->st.step + 1, isnan(*loss) ? "NaN" : isinf(*loss) ? "infinite" : "finite",
+                          isnan(*norm) ? "NaN" : isinf(*norm) ? "infinite" : "finite");
     ks_train_clip(&r->tm, *norm, r->opt.clip);
     *lr = ks_train_lr(&r->opt, r->st.step);
     ks_train_adamw(&r->tm, &r->opt, r->st.step + 1, *lr);

@@ -7,7 +7,8 @@
  - metrics.jsonl has a line per update with val_loss/val_ppl at evaluations;
  - bad input gives a one-line error and exit status 1: a shard with a wrong magic, a truncated
    shard, a token outside the vocabulary, a checkpoint of another shape, a shape needing more
-   memory than max_memory_mb, an unknown key, an empty shard."""
+   memory than max_memory_mb, an unknown key, an empty shard; a NaN loss stops the run with the
+   checkpoint in place untouched."""
 import json, os, random, signal, struct, subprocess, tempfile, time
 import numpy as np
 from ks_e2e import *
@@ -123,6 +124,17 @@ def main():
     bad(["--train_data", os.path.join(tmp, "oov.bin")], "outside the vocabulary of 256", "token out of range")
     bad(["--resume", a, "--ff", "128"], "another shape (ff %d" % cfg["ff"], "checkpoint of another shape")
     bad(["--max_memory_mb", "1"], "but max_memory_mb is 1.0 MiB", "memory refusal")
+    # a loss that is not finite (zero embeddings through an RMSNorm without epsilon) stops the run before
+    # anything is written: the checkpoint already in out_dir stays byte for byte
+    nan_dir = os.path.join(tmp, "nan")
+    os.makedirs(nan_dir)
+    good = open(os.path.join(a, "checkpoint.bin"), "rb").read()
+    with open(os.path.join(nan_dir, "checkpoint.bin"), "wb") as f:
+        f.write(good)
+    r = train(nan_dir, "--init_std", "0", "--norm_eps", "0")
+    last = r.stderr.decode().strip().splitlines()[-1]
+    check(r.returncode == 1 and "the loss is NaN" in last and "last checkpoint is kept" in last, "NaN: %r" % last)
+    check(open(os.path.join(nan_dir, "checkpoint.bin"), "rb").read() == good, "NaN: the checkpoint is untouched")
     r = run(["train", "--config", cfg_path, "--bogus", "1"])
     check(r.returncode == 2 and b"unknown key 'bogus'" in r.stderr, "unknown key: %r" % r.stderr)
     done()
