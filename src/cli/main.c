@@ -4,6 +4,11 @@
 
 #include "cli.h"
 
+int cli_train(int argc, char **argv);        /* cmd_train.c */
+int cli_train_export(int argc, char **argv); /* cmd_train.c */
+int cli_prepare_data(int argc, char **argv); /* cmd_train.c */
+int cli_train_tokenizer(int argc, char **argv); /* cmd_train.c */
+
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -18,6 +23,10 @@ static const struct {
     {"bench", cli_bench, "prompt-processing and generation speed (like llama-bench)"},
     {"perplexity", cli_perplexity, "perplexity of a text file, computed as llama.cpp computes it"},
     {"logits", cli_logits, "write next-token logits for given token ids (testing)"},
+    {"train", cli_train, "train a model from scratch on token shards (docs/TRAINING.md)"},
+    {"train-export", cli_train_export, "write a training checkpoint's model as a GGUF"},
+    {"prepare-data", cli_prepare_data, "text or JSONL files to token shards for kestrel train"},
+    {"train-tokenizer", cli_train_tokenizer, "train a byte-level BPE tokenizer (tokenizer.json) on text files"},
 };
 
 static void usage(FILE *f) {
