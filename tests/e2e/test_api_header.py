@@ -39,9 +39,10 @@ if check(cxx is not None, "a C++ compiler (g++: scripts/setup.sh installs build-
     ok, msg = compiles(cxx, "c++11", "c++")
     check(ok, "kestrel.h as C++11 -Wall -Wextra -Werror -pedantic: " + msg[:2000])
 
-# the CLI includes kestrel.h and its own headers only
+# the CLI includes the public headers (include/: kestrel.h, kestrel_train.h) and its own headers only
 cli = os.path.join(SRC, "src", "cli")
-own = {f for f in os.listdir(cli) if f.endswith(".h")}
+public = {f for f in os.listdir(os.path.join(SRC, "include")) if f.endswith(".h")}
+own = {f for f in os.listdir(cli) if f.endswith(".h")} | public
 bad = []
 for f in sorted(os.listdir(cli)):
     if not f.endswith((".c", ".h")):

@@ -20,7 +20,9 @@ def sh(args, **kw):
 
 
 def api_names():
-    text = open(os.path.join(SRC, "include", "kestrel.h"), encoding="utf-8").read()
+    """the KS_API declarations of every public header (include/*.h)"""
+    inc = os.path.join(SRC, "include")
+    text = "".join(open(os.path.join(inc, f), encoding="utf-8").read() for f in sorted(os.listdir(inc)) if f.endswith(".h"))
     return set(re.findall(r"KS_API\s[^;{]*?\b(ks_\w+)\s*\(", text))
 
 
@@ -33,7 +35,7 @@ with tempfile.TemporaryDirectory() as tmp:
     r = sh(["cmake", "--install", BUILD, "--prefix", prefix])
     check(r.returncode == 0, "cmake --install: %s" % (r.stdout + r.stderr)[-800:])
     lib = os.path.join(prefix, "lib")
-    for f in ["include/kestrel.h", "lib/libkestrel.so", "lib/libkestrel.so.0", "lib/libkestrel.a",
+    for f in ["include/kestrel.h", "include/kestrel_train.h", "lib/libkestrel.so", "lib/libkestrel.so.0", "lib/libkestrel.a",
               "lib/pkgconfig/kestrel.pc", "lib/cmake/Kestrel/KestrelConfig.cmake",
               "lib/cmake/Kestrel/KestrelConfigVersion.cmake", "lib/cmake/Kestrel/KestrelTargets.cmake", "bin/kestrel"]:
         check(os.path.exists(os.path.join(prefix, f)), "installed: " + f)
