@@ -284,7 +284,10 @@ class Llama(CompletionMixin, SequenceOps):
                 nb = lib.ks_detok_stream_push(ctypes.byref(ds), self._tok, tok, buf, self._piece_cap)
                 prev = tok
                 yield tok, buf.raw[:max(nb, 0)]
-                if i + 1 == n_max or self._gen_id != gen_id:
+                if self._gen_id != gen_id:  # a newer call on the model: its cache is not ours any more
+                    state["finish_reason"] = "cancelled"
+                    return
+                if i + 1 == n_max:
                     break
                 try:
                     self.eval([tok])
@@ -296,6 +299,8 @@ class Llama(CompletionMixin, SequenceOps):
                 yield -1, buf.raw[:nf]
         finally:
             lib.ks_sampler_free(smpl)
+            if self._gen_id == gen_id:
+                self._cancel = False
 
     def generate(self, tokens, top_k=40, top_p=0.95, min_p=0.05, temp=0.80, repeat_penalty=1.0,
                  frequency_penalty=0.0, presence_penalty=0.0, seed=None, max_tokens=None):
