@@ -96,15 +96,16 @@ class CompletionMixin:
             return {"id": cid, "object": "text_completion", "created": created, "model": self.model_path,
                     "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}]}
 
-        chunks = self._completion_chunks(prompt_tokens, max_tokens, stop, sampling, chunk)
         if stream:
-            return chunks
+            def gen():
+                if prefix:
+                    yield chunk(prefix, None, None)
+                yield from self._completion_chunks(prompt_tokens, max_tokens, stop, sampling, chunk)
+            return gen()
         state, parts, finish = {}, [prefix], "length"
-        for c in self._completion_chunks(prompt_tokens, max_tokens, stop, sampling,
-                                         lambda t, f, s: (t, f, s)):
+        for c in self._completion_chunks(prompt_tokens, max_tokens, stop, sampling, lambda t, f, s: (t, f, s)):
             parts.append(c[0])
             finish, state = c[1] or finish, c[2]
-        chunks.close()
         n_gen = state.get("completion_tokens", 0)
         return {"id": cid, "object": "text_completion", "created": created, "model": self.model_path,
                 "choices": [{"text": "".join(parts), "index": 0, "logprobs": None, "finish_reason": finish}],
@@ -181,6 +182,8 @@ class CompletionMixin:
         toks = [self._prompt_tokens(p) for p in prompts]
         if seed is None or seed < 0:
             seed = self._seed
+        if seed is None or seed < 0 or seed == 0xFFFFFFFF:  # LLAMA_DEFAULT_SEED: a random seed per sequence
+            seed = None
         self.reset()
         lib.ks_kv_clear(self._c())
         smpl, ds, outs = [], [], [b"" for _ in toks]
@@ -189,7 +192,7 @@ class CompletionMixin:
             for i, t in enumerate(toks):
                 if not t:
                     raise ValueError("prompt %d is empty after tokenization" % i)
-                s = (None if seed in (None, 0xFFFFFFFF) else seed + i)
+                s = -1 if seed is None else seed + i
                 smpl.append(self._sampler(**self._sampling(temperature, top_k, top_p, min_p, repeat_penalty, 0.0,
                                                            0.0, s)))
                 for tok in t:

@@ -210,7 +210,7 @@ def _load():
                 raise ImportError("cannot load %s (%s): %s" % (path, where, e)) from e
             tried.append(path)
             continue
-        return lib, path
+        return lib, os.path.abspath(path) if os.path.sep in path else path
     raise ImportError("libkestrel not found (tried %s): set KESTREL_LIBRARY to the path of libkestrel.so, "
                       "build it (scripts/build.sh) or install it (cmake --install)" % ", ".join(tried))
 

@@ -28,7 +28,7 @@ class Llama(CompletionMixin, SequenceOps):
     sequences 0..n_seq_max-1."""
 
     def __init__(self, model_path, *, n_ctx=512, n_batch=512, n_threads=None, n_threads_batch=None,
-                 seed=LLAMA_DEFAULT_SEED, logits_all=False, embedding=False, n_seq_max=1, flash_attn=False,
+                 seed=LLAMA_DEFAULT_SEED, logits_all=False, embedding=False, n_seq_max=1, flash_attn=False, kv_unified=True,
                  use_mmap=True, chat_format=None, tokenizer_path=None, verbose=False):
         self.model_path = os.fspath(model_path)
         self.verbose = verbose
@@ -61,7 +61,7 @@ class Llama(CompletionMixin, SequenceOps):
         cp.n_threads = n_threads or 0
         cp.n_threads_batch = n_threads_batch or 0
         cp.flash_attn = 1 if flash_attn else 0
-        cp.logits_all, cp.embeddings = logits_all, embedding
+        cp.logits_all, cp.embeddings, cp.kv_unified = logits_all, embedding, kv_unified
         cp.abort_callback = self._abort_cb
         c = ctypes.c_void_p()
         _lib.call(lib.ks_context_new, m, ctypes.byref(cp), ctypes.byref(c))
@@ -83,7 +83,10 @@ class Llama(CompletionMixin, SequenceOps):
         self._ctx = self._model = None
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # at interpreter exit the module may be gone before us
+            pass
 
     def __enter__(self):
         return self

@@ -10,6 +10,7 @@ SRC = os.environ.get("KS_SRC_DIR", os.path.abspath(os.path.join(os.path.dirname(
 BIN = os.environ.get("KS_BIN", os.path.join(SRC, "build", "kestrel"))
 CACHE = os.environ.get("KS_CACHE_DIR", os.path.join(SRC, "cache"))
 SMOLLM2 = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+SAN = os.environ.get("KS_SANITIZED") == "1"  # the ASan build: shorter generations, the same checks
 THREADS = 1  # the CLI and the package on the same thread count (a loaded 2-core machine: 1 is fastest)
 
 sys.path.insert(0, os.path.join(SRC, "python"))  # the package from this checkout (KESTREL_LIBRARY: ctest)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kestrel
-from conftest import THREADS, cli
+from conftest import SAN, THREADS, cli
 
 TEXTS = ["Hello world", "The quick brown fox jumps over the lazy dog.", "  leading spaces\tand\ttabs\n\nnewlines",
          "Ünïcödé: 日本語のテキスト, emoji 🦅", "<|im_start|>user\nhi<|im_end|>", ""]
@@ -54,6 +54,7 @@ def test_logits_equal_cli(model_path, tmp_path, n_ctx):
 
 
 PROMPTS = ["The capital of France is", "def fibonacci(n):"]
+N = 12 if SAN else 24  # tokens generated
 
 
 def cli_text(model_path, prompt, n, *sampling):
@@ -63,20 +64,18 @@ def cli_text(model_path, prompt, n, *sampling):
 
 @pytest.mark.parametrize("prompt", PROMPTS)
 def test_greedy_text_equals_cli(llm, model_path, prompt):
-    ref = cli_text(model_path, prompt, 24, "--temp", "0")
-    r = llm(prompt, max_tokens=24, temperature=0)
+    ref = cli_text(model_path, prompt, N, "--temp", "0")
+    r = llm(prompt, max_tokens=N, temperature=0)
     assert r["choices"][0]["text"] == ref
     assert r["usage"]["prompt_tokens"] == len(llm.tokenize(prompt, special=True))
     assert r["choices"][0]["finish_reason"] in ("length", "stop")
-    streamed = "".join(c["choices"][0]["text"] for c in llm(prompt, max_tokens=24, temperature=0, stream=True))
+    streamed = "".join(c["choices"][0]["text"] for c in llm(prompt, max_tokens=N, temperature=0, stream=True))
     assert streamed == ref
 
 
 def test_seeded_sampling_equals_cli(llm, model_path):
     ref = cli_text(model_path, PROMPTS[0], 16, "--temp", "0.9", "--seed", "1234")
     assert llm(PROMPTS[0], max_tokens=16, temperature=0.9, seed=1234)["choices"][0]["text"] == ref
-    other = llm(PROMPTS[0], max_tokens=16, temperature=0.9, seed=99)["choices"][0]["text"]
-    print("seed 1234: %r; seed 99: %r" % (ref, other))
 
 
 def test_chat_completion_uses_template(llm, model_path):
@@ -87,13 +86,13 @@ def test_chat_completion_uses_template(llm, model_path):
     assert text.endswith("<|im_start|>assistant\n")
     ids = llm.tokenize_chat(msgs)
     assert ids == llm.tokenize(text, add_bos=True, special=True)
-    r = llm.create_chat_completion(msgs, max_tokens=40, temperature=0)
+    r = llm.create_chat_completion(msgs, max_tokens=N + 16, temperature=0)
     reply = r["choices"][0]["message"]
     assert reply["role"] == "assistant" and reply["content"].strip()
     # the CLI on the rendered prompt, up to the end-of-turn token, gives the same reply
-    assert reply["content"] == cli_text(model_path, text, 40, "--temp", "0")
+    assert reply["content"] == cli_text(model_path, text, N + 16, "--temp", "0")
     assert r["usage"]["prompt_tokens"] == len(ids)
-    chunks = list(llm.create_chat_completion(msgs, max_tokens=40, temperature=0, stream=True))
+    chunks = list(llm.create_chat_completion(msgs, max_tokens=N + 16, temperature=0, stream=True))
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant"}
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == reply["content"]
     assert chunks[-1]["choices"][0]["finish_reason"] == r["choices"][0]["finish_reason"]
