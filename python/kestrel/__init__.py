@@ -5,10 +5,10 @@ from ._errors import (KestrelAbortedError, KestrelError, KestrelFormatError, Kes
                       KestrelNotFoundError, KestrelTruncatedError, KestrelUnsupportedError)
 from ._lib import path as library_path, version as library_version
 from ._batch import Batch
-from .llama import LLAMA_DEFAULT_SEED, Llama
+from .llama import LLAMA_DEFAULT_SEED, Llama, LlamaState
 
 __version__ = "0.1.0"
-__all__ = ["Llama", "Batch", "LLAMA_DEFAULT_SEED", "library_path", "library_version", "KestrelError",
+__all__ = ["Llama", "LlamaState", "Batch", "LLAMA_DEFAULT_SEED", "library_path", "library_version", "KestrelError",
            "KestrelIOError", "KestrelFormatError", "KestrelTruncatedError", "KestrelUnsupportedError",
            "KestrelNoMemoryError", "KestrelInvalidArgumentError", "KestrelLimitError", "KestrelNotFoundError",
            "KestrelNoKVSlotError", "KestrelAbortedError"]

@@ -19,6 +19,17 @@ def _log_to_stderr(level, text, _ud):
     sys.stderr.write("kestrel: %s\n" % text.decode("utf-8", "replace"))
 
 
+class LlamaState:
+    """A saved cache (Llama.save_state): input_ids, the library's state bytes, scores."""
+
+    def __init__(self, input_ids, state, scores=None):
+        self.input_ids, self.state, self.scores = input_ids, state, scores
+
+    @property
+    def n_tokens(self):
+        return len(self.input_ids)
+
+
 class Llama(CompletionMixin, SequenceOps):
     """A model and one context (KV cache) over it.
 
@@ -214,6 +225,25 @@ class Llama(CompletionMixin, SequenceOps):
         return self.logits()[None, :]
 
     scores = eval_logits
+
+    # ---- state ----
+    def save_state(self):
+        """The whole cache with the last logits (ks_state_save) and sequence 0's tokens."""
+        size = lib.ks_state_size(self._c(), -1)
+        buf, n = (ctypes.c_uint8 * max(size, 1))(), ctypes.c_size_t(0)
+        _lib.call(lib.ks_state_save, self._ctx, -1, buf, size, ctypes.byref(n))
+        return LlamaState(self.input_ids[:self.n_tokens].copy(), bytes(buf)[:n.value],
+                          self._scores[:self.n_tokens].copy() if self._logits_all else None)
+
+    def load_state(self, state):
+        """Restores a save_state (of this model and cache shape: else KestrelFormatError, and
+        the cache is as before)."""
+        data = state.state
+        _lib.call(lib.ks_state_load, self._c(), -1, data, len(data))
+        self.n_tokens = len(state.input_ids)
+        self.input_ids[:self.n_tokens] = state.input_ids
+        if self._logits_all and state.scores is not None:
+            self._scores[:self.n_tokens] = state.scores
 
     # ---- sampling and generation ----
     def set_seed(self, seed):

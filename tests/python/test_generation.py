@@ -149,3 +149,22 @@ def test_model_facts(llm):
     assert llm.token_is_eog(llm.tokenize("<|im_end|>", add_bos=False, special=True)[0])
     assert llm.token_to_piece(llm.tokenize(" hello", add_bos=False)[0]) == b" hello"
     assert "KERNELS" in kestrel.Llama.system_info() or "|" in kestrel.Llama.system_info()
+
+
+def test_state_save_load(llm):
+    ref = greedy(llm)
+    llm.reset()
+    llm.eval(llm.tokenize(PROMPT, special=True))
+    logits, st = llm.logits(), llm.save_state()
+    assert st.n_tokens == llm.n_tokens and len(st.state) > 0
+    greedy(llm, "Something else entirely", 5)
+    llm.load_state(st)
+    assert llm.n_tokens == st.n_tokens and np.array_equal(llm.logits(), logits)
+    assert greedy(llm) == ref  # the prompt is reused from the restored cache
+    bad, n0 = kestrel.LlamaState(st.input_ids, b"XXXX" + st.state[4:]), llm.n_tokens
+    with pytest.raises(kestrel.KestrelFormatError) as e:
+        llm.load_state(bad)
+    assert "not a Kestrel state" in e.value.message and llm.n_tokens == n0 and llm.kv_cache_used() == n0
+    with kestrel.Llama(llm.model_path, n_ctx=64, n_threads=1) as other:  # a smaller cache holds it too
+        other.load_state(st)
+        assert np.array_equal(other.logits(), logits)
