@@ -48,16 +48,23 @@ class Batch:
 
 class SequenceOps:
     """KV cache and sequence operations on a Llama's context (seq < 0: every sequence;
-    p0 < 0: from 0; p1 < 0: to the end). Methods named as llama-cpp-python's Llama._ctx."""
+    p0 < 0: from 0; p1 < 0: to the end). Methods named as llama-cpp-python's Llama._ctx.
+    Whatever they change in sequence 0 shortens the high-level calls' record of it (n_tokens)
+    to the positions left untouched, so a later completion never reuses a changed prefix."""
 
     def _c(self):
         raise NotImplementedError
 
+    def _seq0_changed(self, seq, pos):
+        """Sequence seq changed from position pos on (the high-level class keeps n_tokens)."""
+
     def decode_batch(self, batch):
-        """Runs a Batch (ks_decode_batch). KestrelNoKVSlotError leaves the cache unchanged.
-        Sequence 0's bookkeeping of the high-level calls (n_tokens, input_ids) is not updated:
-        call reset() before mixing them."""
-        _lib.call(lib.ks_decode_batch, self._c(), ctypes.byref(batch._b))
+        """Runs a Batch (ks_decode_batch). KestrelNoKVSlotError leaves the cache unchanged."""
+        b = batch._b
+        for i in range(b.n_tokens):
+            if b.seq[i] & 1:
+                self._seq0_changed(0, b.pos[i])
+        _lib.call(lib.ks_decode_batch, self._c(), ctypes.byref(b))
 
     def logits_ith(self, i):
         """Copy of the logits (numpy float32 [n_vocab]) of token i of the last decode (-1: the
@@ -76,15 +83,20 @@ class SequenceOps:
         return np.ctypeslib.as_array(p, shape=(self.n_embd(),)).copy()
 
     def kv_cache_seq_rm(self, seq_id, p0=-1, p1=-1):
+        self._seq0_changed(seq_id, p0)
         lib.ks_seq_rm(self._c(), seq_id, p0, p1)
 
     def kv_cache_seq_cp(self, seq_id_src, seq_id_dst, p0=-1, p1=-1):
+        self._seq0_changed(seq_id_dst, p0)
         lib.ks_seq_cp(self._c(), seq_id_src, seq_id_dst, p0, p1)
 
     def kv_cache_seq_keep(self, seq_id):
+        if seq_id != 0:
+            self._seq0_changed(0, 0)
         lib.ks_seq_keep(self._c(), seq_id)
 
     def kv_cache_seq_shift(self, seq_id, p0, p1, delta):
+        self._seq0_changed(seq_id, p0)
         lib.ks_seq_add(self._c(), seq_id, p0, p1, delta)
 
     def kv_cache_seq_pos_max(self, seq_id):
@@ -94,4 +106,5 @@ class SequenceOps:
         return lib.ks_kv_used(self._c())
 
     def kv_cache_clear(self):
+        self._seq0_changed(0, 0)
         lib.ks_kv_clear(self._c())

@@ -180,60 +180,66 @@ class CompletionMixin:
         if not 0 < n <= self._n_seq_max:
             raise ValueError("generate_batch: %d prompts for n_seq_max=%d" % (n, self._n_seq_max))
         toks = [self._prompt_tokens(p) for p in prompts]
+        if not all(toks):
+            raise ValueError("a prompt is empty after tokenization")
         if seed is None or seed < 0:
             seed = self._seed
-        if seed is None or seed < 0 or seed == 0xFFFFFFFF:  # LLAMA_DEFAULT_SEED: a random seed per sequence
-            seed = None
+        random = seed is None or seed < 0 or seed == 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: random per sequence
         self.reset()
         lib.ks_kv_clear(self._c())
-        smpl, ds, outs = [], [], [b"" for _ in toks]
-        buf = ctypes.create_string_buffer(self._piece_cap)
+        seqs = []
         try:
             for i, t in enumerate(toks):
-                if not t:
-                    raise ValueError("prompt %d is empty after tokenization" % i)
-                s = -1 if seed is None else seed + i
-                smpl.append(self._sampler(**self._sampling(temperature, top_k, top_p, min_p, repeat_penalty, 0.0,
-                                                           0.0, s)))
-                for tok in t:
-                    lib.ks_sampler_accept(smpl[i], tok)
-                d = _lib.ks_detok_stream()
-                lib.ks_detok_stream_init(ctypes.byref(d))
-                ds.append(d)
+                sampling = self._sampling(temperature, top_k, top_p, min_p, repeat_penalty, 0.0, 0.0,
+                                          -1 if random else seed + i)
+                seqs.append(_BatchSeq(self, i, t, self._sampler(**sampling)))
             with Batch(max(sum(map(len, toks)), n)) as b:
-                out_idx = [0] * n
-                for i, t in enumerate(toks):
-                    for j, tok in enumerate(t):
-                        out_idx[i] = b.add(tok, j, i, logits=j == len(t) - 1)
+                for q in seqs:
+                    for j, tok in enumerate(q.prompt):
+                        q.out_idx = b.add(tok, j, q.seq, logits=j == len(q.prompt) - 1)
                 self.decode_batch(b)
-                pos, prev, active = [len(t) for t in toks], [t[-1] for t in toks], list(range(n))
-                bos = self.token_bos()
+                active = seqs
                 for step in range(max_tokens):
-                    nxt = []
-                    for i in active:
-                        tok = lib.ks_sampler_sample(smpl[i], lib.ks_context_logits(self._ctx, out_idx[i]),
-                                                    self._n_vocab)
-                        if tok < 0 or self.token_is_eog(tok):
-                            continue
-                        lib.ks_sampler_accept(smpl[i], tok)
-                        ds[i].after_bos = prev[i] == bos
-                        nb = lib.ks_detok_stream_push(ctypes.byref(ds[i]), self._tok, tok, buf, self._piece_cap)
-                        outs[i] += buf.raw[:max(nb, 0)]
-                        prev[i] = tok
-                        nxt.append((i, tok))
-                    active = [i for i, _ in nxt]
-                    if not nxt or step + 1 == max_tokens:
+                    active = [q for q in active if q.step()]
+                    if not active or step + 1 == max_tokens:
                         break
                     b.clear()
-                    for i, tok in nxt:
-                        out_idx[i] = b.add(tok, pos[i], i, logits=True)
-                        pos[i] += 1
+                    for q in active:
+                        q.out_idx = b.add(q.prev, q.pos, q.seq, logits=True)
+                        q.pos += 1
                     self.decode_batch(b)
-            for i in range(n):
-                nf = lib.ks_detok_stream_flush(ctypes.byref(ds[i]), buf, self._piece_cap)
-                outs[i] += buf.raw[:max(nf, 0)]
+            return [q.finish() for q in seqs]
         finally:
-            for s in smpl:
-                lib.ks_sampler_free(s)
+            for q in seqs:
+                lib.ks_sampler_free(q.smpl)
             lib.ks_kv_clear(self._ctx)
-        return [o.decode("utf-8", "replace") for o in outs]
+
+
+class _BatchSeq:
+    """One sequence of generate_batch: its sampler (owned), detokenizer stream and text."""
+
+    def __init__(self, llm, seq, prompt, smpl):
+        self.llm, self.seq, self.prompt, self.smpl = llm, seq, prompt, smpl
+        for tok in prompt:
+            lib.ks_sampler_accept(smpl, tok)
+        self.ds = _lib.ks_detok_stream()
+        lib.ks_detok_stream_init(ctypes.byref(self.ds))
+        self.buf = ctypes.create_string_buffer(llm._piece_cap)
+        self.out, self.pos, self.prev, self.out_idx = b"", len(prompt), prompt[-1], 0
+
+    def step(self):
+        """Samples the next token from the last decode; False at the end of generation."""
+        llm = self.llm
+        tok = lib.ks_sampler_sample(self.smpl, lib.ks_context_logits(llm._ctx, self.out_idx), llm._n_vocab)
+        if tok < 0 or llm.token_is_eog(tok):
+            return False
+        lib.ks_sampler_accept(self.smpl, tok)
+        self.ds.after_bos = self.prev == llm.token_bos()
+        nb = lib.ks_detok_stream_push(ctypes.byref(self.ds), llm._tok, tok, self.buf, llm._piece_cap)
+        self.out += self.buf.raw[:max(nb, 0)]
+        self.prev = tok
+        return True
+
+    def finish(self):
+        nf = lib.ks_detok_stream_flush(ctypes.byref(self.ds), self.buf, self.llm._piece_cap)
+        return (self.out + self.buf.raw[:max(nf, 0)]).decode("utf-8", "replace")

@@ -39,8 +39,8 @@ class Llama(CompletionMixin, SequenceOps):
     sequences 0..n_seq_max-1."""
 
     def __init__(self, model_path, *, n_ctx=512, n_batch=512, n_threads=None, n_threads_batch=None,
-                 seed=LLAMA_DEFAULT_SEED, logits_all=False, embedding=False, n_seq_max=1, flash_attn=False, kv_unified=True,
-                 use_mmap=True, chat_format=None, tokenizer_path=None, verbose=False):
+                 seed=LLAMA_DEFAULT_SEED, logits_all=False, embedding=False, n_seq_max=1, flash_attn=False,
+                 kv_unified=True, use_mmap=True, chat_format=None, tokenizer_path=None, verbose=False):
         self.model_path = os.fspath(model_path)
         self.verbose = verbose
         self._model = self._ctx = None
@@ -104,6 +104,10 @@ class Llama(CompletionMixin, SequenceOps):
 
     def __exit__(self, *exc):
         self.close()
+
+    def _seq0_changed(self, seq, pos):
+        if seq <= 0:
+            self.n_tokens = min(self.n_tokens, max(pos, 0))
 
     def _c(self):
         if not self._ctx:

@@ -114,7 +114,11 @@ def test_low_level_batch_and_sequences(llm):
     llm.kv_cache_clear()
     llm.eval(ids + [int(top[1])])  # sequence 1's continuation, alone
     assert np.array_equal(llm.logits(), l1)
+    assert llm.n_tokens == len(ids) + 1
+    llm.kv_cache_seq_rm(0, 3)  # the record of sequence 0 follows the cache
+    assert llm.n_tokens == 3
     llm.kv_cache_seq_rm(-1)
+    assert llm.n_tokens == 0
     with pytest.raises(IndexError):
         llm.logits_ith(5)
 
