@@ -5,7 +5,8 @@
  * layers that the cache comes from DRAM. Prompt (512 tokens, causal, after n_kv - 512
  * cached rows): GFLOP/s counting 4 hd flops per visible (query, key) pair.
  * OpenMP over kv heads (x splits) as the forward does. usage: attn_bench [seconds per figure]
- * (see now() for KS_BENCH_CPU_TIME). */
+ * (see now() for KS_BENCH_CPU_TIME; KS_BENCH_SHAPE=hd128 and KS_BENCH_NKV=4096 pick one figure;
+ * KS_BENCH_HOT=1 keeps one layer, cache-resident: compute alone). */
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -56,10 +57,7 @@ static void gen_exact(bench *b, int64_t il) {
         float qh[256];
         const int64_t kvh = h / (s->n_head / s->n_kvh);
         ks_fp16_round_row(b->q + h * s->hd, qh, s->hd);
-        for (int64_t j = 0; j < b->n_kv; j++) { /* as attention.c's attend_one: rows prefetched ahead */
-            if (j + KS_ATTN_PF < b->n_kv) ks_prefetch_row(kc + (j + KS_ATTN_PF) * b->kv_dim + kvh * s->hd, (size_t)s->hd * 2);
-            sc[j] = ak->qk(qh, kc + j * b->kv_dim + kvh * s->hd, s->hd, true) * scale;
-        }
+        ak->qk_rows(sc, qh, kc + kvh * s->hd, b->kv_dim, b->n_kv, s->hd, true, scale); /* as attention.c's attend_one */
         ks_softmax(sc, b->n_kv);
         ks_fp16_round_row(sc, sc, b->n_kv);
         ak->pv(b->o + h * s->hd, sc, vc + kvh * s->hd, b->kv_dim, b->n_kv, s->hd, true);
@@ -113,7 +111,7 @@ static void prompt_exact(bench *b, int64_t n_tok) {
             const int64_t kvh = h / (s->n_head / s->n_kvh), n_vis = b->n_kv - n_tok + t + 1;
             ks_fp16_round_row(b->q + (t * s->n_head + h) * s->hd, qh, s->hd);
             const uint16_t *kh = b->k + kvh * s->hd;
-            for (int64_t j = 0; j < n_vis; j++) sc[j] = ak->qk(qh, kh + j * b->kv_dim, s->hd, false) * scale;
+            ak->qk_rows(sc, qh, kh, b->kv_dim, n_vis, s->hd, false, scale);
             ks_softmax(sc, n_vis);
             ks_fp16_round_row(sc, sc, n_vis);
             ak->pv(b->o + (t * s->n_head + h) * s->hd, sc, b->v + kvh * s->hd, b->kv_dim, n_vis, s->hd, false);
@@ -168,9 +166,11 @@ static uint16_t *alloc_cache(size_t bytes) {
 }
 
 static void run_shape(shape sh, int64_t n_kv, double budget, int n_thr) {
-    bench b = {.sh = sh, .n_kv = n_kv, .kv_dim = sh.n_kvh * sh.hd};
+    /* kv_dim is the row stride: KS_BENCH_PAD=N pads each cache row by N halves */
+    const int64_t pad = getenv("KS_BENCH_PAD") ? atoll(getenv("KS_BENCH_PAD")) : 0;
+    bench b = {.sh = sh, .n_kv = n_kv, .kv_dim = sh.n_kvh * sh.hd + pad};
     const size_t layer = (size_t)n_kv * b.kv_dim * 2 * 2; /* K + V bytes */
-    b.n_layer = (int64_t)((512u << 20) / layer) + 1;
+    b.n_layer = getenv("KS_BENCH_HOT") && atoi(getenv("KS_BENCH_HOT")) ? 1 : (int64_t)((512u << 20) / layer) + 1;
     const int64_t n_tok = 512 < n_kv ? 512 : n_kv;
     b.k = alloc_cache(layer / 2 * b.n_layer), b.v = alloc_cache(layer / 2 * b.n_layer);
     b.q = malloc((size_t)(n_tok * sh.n_head * sh.hd) * 4), b.o = malloc((size_t)(n_tok * sh.n_head * sh.hd) * 4);
@@ -183,7 +183,7 @@ static void run_shape(shape sh, int64_t n_kv, double budget, int n_thr) {
         b.k[i] = ks_fp32_to_fp16((float)((i * 2654435761u) % 2001) / 1000.0f - 1.0f);
     memcpy(b.v, b.k, layer / 2 * b.n_layer);
     for (int64_t i = 0; i < n_tok * sh.n_head * sh.hd; i++) b.q[i] = (float)((i * 40503u) % 2001) / 1000.0f - 1.0f;
-    const double gb = (double)layer / 1e9;
+    const double gb = (double)n_kv * (double)(sh.n_kvh * sh.hd) * 4.0 / 1e9; /* K + V bytes read */
     const double te = time_gen(&b, gen_exact_w, 0, budget), tf = time_gen(&b, gen_flash_w, 1, budget);
     int64_t n_split = (2 * n_thr + sh.n_kvh - 1) / sh.n_kvh * 2; /* >= 4 tasks per thread */
     n_split = n_split > 64 ? 64 : n_split;
@@ -214,7 +214,11 @@ int main(int argc, char **argv) {
     printf("attn_bench: %d threads, exact kernels %s, F16 cache\n", n_thr, ak->name);
     const shape shapes[] = {{"hd128 32/8", 128, 32, 8}, {"hd64 9/3", 64, 9, 3}, {"hd256 8/4", 256, 8, 4}};
     const int64_t n_kvs[] = {512, 2048, 4096};
+    const char *only = getenv("KS_BENCH_SHAPE"); /* e.g. "hd128": the shapes whose name starts so */
+    const int64_t only_kv = getenv("KS_BENCH_NKV") ? atoll(getenv("KS_BENCH_NKV")) : 0;
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-        for (size_t n = 0; n < sizeof n_kvs / sizeof *n_kvs; n++) run_shape(shapes[s], n_kvs[n], budget, n_thr);
+        for (size_t n = 0; n < sizeof n_kvs / sizeof *n_kvs; n++)
+            if ((!only || !strncmp(shapes[s].name, only, strlen(only))) && (!only_kv || only_kv == n_kvs[n]))
+                run_shape(shapes[s], n_kvs[n], budget, n_thr);
     return 0;
 }

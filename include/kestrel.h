@@ -14,6 +14,8 @@
  *    Variable-size results go into caller buffers: the function takes (buf, cap)
  *    and reports the size needed, returning KS_ERR_LIMIT when cap is too small
  *    (the Python bindings call twice).
+ *  - Arguments: object handles must be valid (non-NULL) unless a prototype says NULL is
+ *    accepted (every _free accepts NULL; "nullable" marks the others).
  *  - Thread safety: a ks_model is immutable once loaded and may be shared by any
  *    number of threads and contexts (its tokenizer too). A ks_context, ks_batch or
  *    ks_sampler is used by one thread at a time. Functions without an object
@@ -292,7 +294,7 @@ typedef struct ks_detok_stream {
 KS_API void ks_detok_stream_init(ks_detok_stream *s);
 /* Appends the text of token id to out (cap bytes). Returns the bytes written (complete
  * characters only, possibly 0), or -1 if cap is too small (ks_tokenizer_max_piece_len + 8
- * always suffices) or id is out of range. Control tokens give no text. */
+ * always suffices). Control tokens and ids out of range give no text. */
 KS_API int64_t ks_detok_stream_push(ks_detok_stream *s, const ks_tokenizer *tok, int32_t id, char *out, size_t cap);
 /* Writes the held-back bytes at the end of a stream (at most 8); -1 if cap is too small. */
 KS_API int64_t ks_detok_stream_flush(ks_detok_stream *s, char *out, size_t cap);
@@ -632,8 +634,10 @@ typedef struct ks_gen_stats {
  * (accepting the prompt's and the generated tokens), streams whole UTF-8 text to on_text
  * (nullable; nonzero from it stops), appends generated ids to out_ids (capacity
  * ks_gen_max_tokens(...), nullable), *n_out (nullable) their count. The end-of-generation
- * token is not included and not evaluated. m is ks_context_model(ctx). Errors: those of
- * ks_decode_batch, KS_ERR_INVALID_ARG (empty prompt, n_cached > n_tokens). */
+ * token is not included and not evaluated. m is ks_context_model(ctx). n_cached is clamped to
+ * [0, n_tokens - 1] (the last prompt token is always evaluated, for its logits). Errors: those of
+ * ks_decode_batch, KS_ERR_INVALID_ARG (empty prompt), KS_ERR_LIMIT (a prompt longer than the
+ * context), KS_ERR_NOMEM. */
 KS_API ks_status ks_generate(ks_context *ctx, const ks_model *m, ks_sampler *smpl, const int32_t *tokens,
                              int64_t n_tokens, int64_t n_cached, const ks_gen_params *gp, ks_gen_text_fn on_text,
                              void *user_data, int32_t *out_ids, int64_t *n_out, ks_gen_stats *stats, ks_err *err);

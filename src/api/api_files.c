@@ -4,7 +4,7 @@
  * (base/progress.h). */
 #include <stdlib.h>
 
-#include "base/input.h"
+#include "base/mapfile.h"
 #include "base/outfile.h"
 #include "base/progress.h"
 #include "formats/hf.h"
@@ -45,12 +45,10 @@ ks_status ks_state_save_file(const ks_context *c, int32_t seq, const char *path,
 }
 
 ks_status ks_state_load_file(ks_context *c, int32_t seq, const char *path, ks_err *err) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    /* no larger than a state of the whole cache can be, plus its logits */
-    ks_status st = ks_file_read_max(path, ks_state_size(c, -1) + ((size_t)64 << 20), &buf, &len, err);
-    if (!st) st = ks_state_load(c, seq, buf, len, err);
-    free(buf);
+    ks_mapfile mf;
+    ks_status st = ks_mapfile_open(&mf, path, err); /* mapped, not read: any size; the load validates it */
+    if (!st) st = ks_state_load(c, seq, mf.data, mf.size, err);
+    ks_mapfile_close(&mf);
     return st;
 }
 

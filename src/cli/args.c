@@ -26,59 +26,60 @@ typedef struct {
     size_t off;
     double min, max; /* inclusive range of a number */
     const char *help;
+    const char *dflt; /* the default, for --help (NULL: said in help) */
 } opt_def;
 
 #define O(f) offsetof(cli_opts, f)
 #define I32 2147483647.0
 #define RANGE_F (double)FLT_MAX
 static const opt_def opts[] = {
-    {"m", "-m|--model", T_STR, O(model), 0, 0, "model file (GGUF, or a llama.2c checkpoint with --tokenizer)"},
-    {"tokenizer", "--tokenizer", T_STR, O(tokenizer), 0, 0, "llama2.c tokenizer.bin"},
-    {"p", "-p|--prompt", T_STR, O(prompt), 0, 0, "prompt text"},
-    {"f", "-f|--file", T_STR, O(file), 0, 0, "text file (prompt / text to read)"},
-    {"system", "--system", T_STR, O(system), 0, 0, "system message"},
-    {"ids", "--ids", T_STR, O(ids), 0, 0, "token ids, separated by spaces or commas"},
-    {"o", "-o|--output", T_STR, O(out), 0, 0, "output file"},
+    {"m", "-m|--model", T_STR, O(model), 0, 0, "model file (GGUF, or a llama.2c checkpoint with --tokenizer)", "required"},
+    {"tokenizer", "--tokenizer", T_STR, O(tokenizer), 0, 0, "llama2.c tokenizer.bin", "none; required for a llama2.c checkpoint"},
+    {"p", "-p|--prompt", T_STR, O(prompt), 0, 0, "prompt text", "none"},
+    {"f", "-f|--file", T_STR, O(file), 0, 0, "text file (prompt / text to read)", "none"},
+    {"system", "--system", T_STR, O(system), 0, 0, "system message", "none"},
+    {"ids", "--ids", T_STR, O(ids), 0, 0, "token ids, separated by spaces or commas", "none"},
+    {"o", "-o|--output", T_STR, O(out), 0, 0, "output file", "none"},
     {"n", "-n|--n-predict", T_I64, O(n_predict), -1, I32,
      "tokens to generate: -1 = until the context is full (or an end-of-generation token), 0 = none; "
-     "default 256 (generate), -1 (chat); more than the context holds stops when it is full"},
-    {"ng", "-n|--n-gen", T_I64, O(n_predict), 0, I32, "generated tokens per repetition (default 128)"},
-    {"c", "-c|--ctx-size", T_I64, O(n_ctx), 0, I32, "context size in tokens; 0 = automatic"},
-    {"b", "-b|--batch-size", T_I64, O(n_batch), 0, I32, "tokens per batch; 0 = 512"},
-    {"chunks", "--chunks", T_I64, O(n_chunks), -1, I32, "chunks to evaluate; -1 or 0 = all"},
-    {"pp", "-p|--n-prompt", T_I64, O(n_prompt), 0, I32, "prompt tokens; 0 = skip prompt processing (default 512)"},
-    {"r", "-r|--repetitions", T_I64, O(reps), 1, 100000, "repetitions (default 5)"},
-    {"json", "--json", T_FLAG, O(json), 0, 0, "one JSON object"},
-    {"t", "-t|--threads", T_I32, O(threads), -1, I32, "threads; -1 or 0 = all cores"},
-    {"temp", "--temp", T_FLOAT, O(sp.temp), 0, RANGE_F, "temperature; 0 = greedy"},
-    {"top-k", "--top-k", T_I32, O(sp.top_k), -1, I32, "top-k; <= 0 = off"},
-    {"top-p", "--top-p", T_FLOAT, O(sp.top_p), 0, 1, "top-p in (0, 1]; 1 = off"},
-    {"min-p", "--min-p", T_FLOAT, O(sp.min_p), 0, 1, "min-p; 0 = off"},
-    {"repeat-penalty", "--repeat-penalty", T_FLOAT, O(sp.repeat_penalty), 0, RANGE_F, "repeat penalty > 0; 1 = off"},
+     "default 256 (generate), -1 (chat); more than the context holds stops when it is full", NULL},
+    {"ng", "-n|--n-gen", T_I64, O(n_predict), 0, I32, "generated tokens per repetition", "128"},
+    {"c", "-c|--ctx-size", T_I64, O(n_ctx), 0, I32, "context size in tokens; 0 = automatic", "0: generate: prompt + -n within the trained context; chat: min(trained context, 4096); perplexity: 512"},
+    {"b", "-b|--batch-size", T_I64, O(n_batch), 0, I32, "tokens per batch; 0 = 512", "512"},
+    {"chunks", "--chunks", T_I64, O(n_chunks), -1, I32, "chunks to evaluate; -1 or 0 = all", "-1: all"},
+    {"pp", "-p|--n-prompt", T_I64, O(n_prompt), 0, I32, "prompt tokens; 0 = skip prompt processing", "512"},
+    {"r", "-r|--repetitions", T_I64, O(reps), 1, 100000, "repetitions", "5"},
+    {"json", "--json", T_FLAG, O(json), 0, 0, "one JSON object", "off: a markdown table"},
+    {"t", "-t|--threads", T_I32, O(threads), -1, I32, "threads; -1 or 0 = all cores", "0: all cores"},
+    {"temp", "--temp", T_FLOAT, O(sp.temp), 0, RANGE_F, "temperature; 0 = greedy", "0.8"},
+    {"top-k", "--top-k", T_I32, O(sp.top_k), -1, I32, "top-k; <= 0 = off", "40"},
+    {"top-p", "--top-p", T_FLOAT, O(sp.top_p), 0, 1, "top-p in (0, 1]; 1 = off", "0.95"},
+    {"min-p", "--min-p", T_FLOAT, O(sp.min_p), 0, 1, "min-p; 0 = off", "0.05"},
+    {"repeat-penalty", "--repeat-penalty", T_FLOAT, O(sp.repeat_penalty), 0, RANGE_F, "repeat penalty > 0; 1 = off", "1.0"},
     {"repeat-last-n", "--repeat-last-n", T_I32, O(sp.repeat_last_n), -1, I32,
-     "penalty window in tokens; -1 = the context, 0 = off"},
-    {"presence-penalty", "--presence-penalty", T_FLOAT, O(sp.presence_penalty), -RANGE_F, RANGE_F, "0 = off"},
-    {"frequency-penalty", "--frequency-penalty", T_FLOAT, O(sp.frequency_penalty), -RANGE_F, RANGE_F, "0 = off"},
+     "penalty window in tokens; -1 = the context, 0 = off", "64"},
+    {"presence-penalty", "--presence-penalty", T_FLOAT, O(sp.presence_penalty), -RANGE_F, RANGE_F, "0 = off", "0"},
+    {"frequency-penalty", "--frequency-penalty", T_FLOAT, O(sp.frequency_penalty), -RANGE_F, RANGE_F, "0 = off", "0"},
     {"seed", "-s|--seed", T_SEED, O(sp.seed), -1, 18446744073709551615.0,
-     "random seed; -1 (or 4294967295, llama.cpp's default) = a random seed, as when absent"},
+     "random seed; -1 (or 4294967295, llama.cpp's default) = a random seed, as when absent", "-1: random (printed on stderr)"},
     {"max-input", "--max-input-bytes", T_I64, O(max_input), 1, 1099511627776.0,
-     "largest text file (-f, default 256 MiB) or chat line (default 4 MiB) accepted"},
-    {"no-bos", "--no-bos", T_FLAG, O(no_bos), 0, 0, "do not add BOS"},
-    {"parse-special", "--parse-special", T_FLAG, O(parse_special), 0, 0, "special-token text becomes those tokens"},
-    {"pieces", "--pieces", T_FLAG, O(pieces), 0, 0, "print token texts instead of ids"},
-    {"ignore-eos", "--ignore-eos", T_FLAG, O(ignore_eos), 0, 0, "keep generating past end-of-generation tokens"},
-    {"no-mmap", "--no-mmap", T_FLAG, O(no_mmap), 0, 0, "read the weights instead of mapping them"},
-    {"no-repack", "--no-repack", T_FLAG, O(no_repack), 0, 0, "keep the file's weight layout"},
-    {"f16-exact", "--f16-exact", T_FLAG, O(f16_exact), 0, 0, "F16 weights without BF16 batches"},
-    {"ctk", "-ctk|--cache-type-k", T_STR, O(cache_type_k), 0, 0, "KV cache type for K: f16 (default), f32, q8_0"},
-    {"ctv", "-ctv|--cache-type-v", T_STR, O(cache_type_v), 0, 0, "KV cache type for V (default: as K)"},
+     "largest text file (-f) or chat line accepted, in bytes", "256 MiB for -f, 4 MiB for a chat line"},
+    {"no-bos", "--no-bos", T_FLAG, O(no_bos), 0, 0, "do not add BOS", "off: BOS added when the model asks for it"},
+    {"parse-special", "--parse-special", T_FLAG, O(parse_special), 0, 0, "special-token text becomes those tokens", "off (tokenize); chat: off for message content"},
+    {"pieces", "--pieces", T_FLAG, O(pieces), 0, 0, "print token texts instead of ids", "off"},
+    {"ignore-eos", "--ignore-eos", T_FLAG, O(ignore_eos), 0, 0, "keep generating past end-of-generation tokens", "off"},
+    {"no-mmap", "--no-mmap", T_FLAG, O(no_mmap), 0, 0, "read the weights instead of mapping them", "off: the file is mapped"},
+    {"no-repack", "--no-repack", T_FLAG, O(no_repack), 0, 0, "keep the file's weight layout", "off: weights repacked for the SIMD kernels"},
+    {"f16-exact", "--f16-exact", T_FLAG, O(f16_exact), 0, 0, "F16 weights without BF16 batches", "off"},
+    {"ctk", "-ctk|--cache-type-k", T_STR, O(cache_type_k), 0, 0, "KV cache type for K: f16, f32 or q8_0", "f16"},
+    {"ctv", "-ctv|--cache-type-v", T_STR, O(cache_type_v), 0, 0, "KV cache type for V: f16, f32 or q8_0", "as -ctk"},
     {"fa", "-fa|--flash-attn", T_FLAG, O(flash_attn), 0, 0,
-     "flash attention (FP32, tiled); default off: llama.cpp's non-flash order, bit for bit"},
-    {"d", "-d|--n-depth", T_I64, O(n_depth), 0, I32, "bench: tokens already in the context before each test"},
+     "flash attention (FP32, tiled); off: llama.cpp's non-flash order, bit for bit", "off"},
+    {"d", "-d|--n-depth", T_I64, O(n_depth), 0, I32, "bench: tokens already in the context before each test", "0"},
     {"parallel", "--parallel", T_STR, O(parallel), 0, 0,
-     "bench: aggregate speed of N sequences at once, for each N of a list such as 1,2,4,8,16"},
+     "bench: aggregate speed of N sequences at once, for each N of a list such as 1,2,4,8,16", "none"},
     {"kvu", "-kvu|--kv-unified", T_FLAG, O(kv_unified), 0, 0,
-     "bench --parallel: one pool of KV cells for all sequences (default: a stream per sequence, as llama.cpp)"},
+     "bench --parallel: one pool of KV cells for all sequences", "off: a stream per sequence, as llama.cpp"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -121,7 +122,9 @@ void cli_print_usage(FILE *f, const char *cmd, const char *allowed) {
         if (!list_has(allowed, ',', d->key, strlen(d->key))) continue;
         char r[96] = "";
         if (d->kind != T_STR && d->kind != T_FLAG) range_str(d, r, sizeof r);
-        fprintf(f, "  %-22s %s%s%s%s\n", d->flags, d->help, r[0] ? " (" : "", r, r[0] ? ")" : "");
+        fprintf(f, "  %-22s %s%s%s%s", d->flags, d->help, r[0] ? " (" : "", r, r[0] ? ")" : "");
+        if (d->dflt) fprintf(f, "; default: %s", d->dflt);
+        fputc('\n', f);
     }
 }
 

@@ -7,7 +7,13 @@
 
 #include "cli.h"
 
-#define USAGE "usage: kestrel convert HF_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|auto]   (default auto: BF16/F16 as the weights)\n"
+#define USAGE                                                                                                  \
+    "usage: kestrel convert HF_DIR OUT.gguf [--outtype f32|f16|bf16|q8_0|auto]\n\n"                           \
+    "  HF_DIR     a Hugging Face model folder: config.json, *.safetensors, tokenizer.json\n"                  \
+    "  OUT.gguf   the output: written to a temporary file beside it, renamed over it at the end\n"            \
+    "  --outtype  type of the 2-D weights (norms and biases stay F32); default: auto (BF16 or F16, as the\n"  \
+    "             weights are stored)\n\n"                                                                    \
+    "A progress line is shown while converting when stderr is a terminal.\n"
 
 /* one line on stderr about what was written; a warning if the pre-tokenizer was not recognised */
 void cli_report_convert(const char *dir, const char *out, const ks_convert_stats *st) {
@@ -20,7 +26,7 @@ void cli_report_convert(const char *dir, const char *out, const ks_convert_stats
 
 int cli_convert(int argc, char **argv) {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf(USAGE);
+        fputs(USAGE, stdout);
         return 0;
     }
     const char *pos[2] = {NULL, NULL};
@@ -42,7 +48,7 @@ int cli_convert(int argc, char **argv) {
         }
     }
     if (n_pos != 2) {
-        fprintf(stderr, "kestrel convert: expected HF_DIR OUT.gguf\n" USAGE);
+        fprintf(stderr, "kestrel convert: expected HF_DIR OUT.gguf\n%s", USAGE);
         return 2;
     }
     cli_trap_signals();

@@ -11,7 +11,12 @@
 
 int cli_quantize(int argc, char **argv) {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("usage: kestrel quantize IN.gguf|HF_DIR OUT.gguf TYPE   (TYPE: Q8_0, Q4_0, Q4_1, F16, BF16, F32)\n");
+        printf("usage: kestrel quantize IN.gguf|HF_DIR OUT.gguf TYPE\n\n"
+               "  IN.gguf|HF_DIR  a GGUF model, or a Hugging Face model folder (converted first to a temporary\n"
+               "                  F32 GGUF beside OUT, removed afterwards)\n"
+               "  OUT.gguf        the output: written to a temporary file beside it, renamed over it at the end\n"
+               "  TYPE            %s (any case; no default)\n\n"
+               "A progress line is shown while quantizing when stderr is a terminal.\n", ks_quantize_type_names());
         return 0;
     }
     if (argc != 4) {

@@ -15,10 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct cand {
-    int32_t id;
-    float logit;
-} cand;
+typedef ks_token_data cand; /* the candidates of kestrel.h (p unused here) */
 
 typedef struct fused {
     ks_sampler_params p;
@@ -207,7 +204,7 @@ static void apply_penalties(fused *s) {
 
 static bool cand_before(cand a, cand b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
 
-static int cand_cmp(const void *pa, const void *pb) {
+int ks_cand_cmp(const void *pa, const void *pb) {
     const cand *a = pa, *b = pb;
     return cand_before(*a, *b) ? -1 : cand_before(*b, *a) ? 1 : 0;
 }
@@ -220,7 +217,7 @@ static void cand_swap(cand *c, size_t i, size_t j) {
 
 /* Moves the k first (in cand_before order) of c[0..n) to c[0..k), unordered.
  * Quickselect with median-of-three pivots: O(n) expected. */
-static void select_top_k(cand *c, size_t n, size_t k) {
+void ks_cand_select_top_k(ks_token_data *c, size_t n, size_t k) {
     size_t lo = 0, hi = n - 1;
     while (lo < hi) {
         const size_t mid = lo + (hi - lo) / 2;
@@ -248,7 +245,7 @@ static void select_top_k(cand *c, size_t n, size_t k) {
 /* ---- the chain ---- */
 
 /* softmax mass of sorted c[0..n) at temperature 1: smallest prefix whose mass reaches top_p */
-static size_t cut_top_p(const cand *c, size_t n, float top_p) {
+size_t ks_cand_cut_top_p(const ks_token_data *c, size_t n, float top_p) {
     const float max = c[0].logit;
     double sum = 0.0, cum = 0.0;
     for (size_t i = 0; i < n; i++) sum += exp((double)(c[i].logit - max));
@@ -260,7 +257,7 @@ static size_t cut_top_p(const cand *c, size_t n, float top_p) {
 }
 
 /* keeps p_i >= min_p * p_max, i.e. logit_i >= max + log(min_p); order preserved */
-static size_t cut_min_p(cand *c, size_t n, float max, float min_p) {
+size_t ks_cand_cut_min_p(ks_token_data *c, size_t n, float max, float min_p) {
     const float thresh = max + logf(min_p);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
@@ -285,7 +282,7 @@ int32_t ks_sampler_default_sample(void *ctx, const float *logits) {
     fused *s = ctx;
     const size_t nv = (size_t)s->n_vocab;
     cand *c = s->cands;
-    for (size_t i = 0; i < nv; i++) c[i] = (cand){(int32_t)i, isnan(logits[i]) ? -INFINITY : logits[i]};
+    for (size_t i = 0; i < nv; i++) c[i] = (cand){(int32_t)i, isnan(logits[i]) ? -INFINITY : logits[i], 0.0f};
     apply_penalties(s);
 
     size_t best = 0; /* argmax, ties -> lowest id; also the fallback when all are -inf */
@@ -299,16 +296,16 @@ int32_t ks_sampler_default_sample(void *ctx, const float *logits) {
     bool sorted = false;
     if (s->p.top_k > 0 && (size_t)s->p.top_k < n) {
         n = (size_t)s->p.top_k;
-        select_top_k(c, nv, n);
-        qsort(c, n, sizeof *c, cand_cmp);
+        ks_cand_select_top_k(c, nv, n);
+        qsort(c, n, sizeof *c, ks_cand_cmp);
         sorted = true;
     }
     if (s->p.top_p < 1.0f) {
-        if (!sorted) qsort(c, n, sizeof *c, cand_cmp);
+        if (!sorted) qsort(c, n, sizeof *c, ks_cand_cmp);
         sorted = true;
-        n = cut_top_p(c, n, s->p.top_p);
+        n = ks_cand_cut_top_p(c, n, s->p.top_p);
     }
-    if (s->p.min_p > 0.0f) n = cut_min_p(c, n, max, s->p.min_p);
+    if (s->p.min_p > 0.0f) n = ks_cand_cut_min_p(c, n, max, s->p.min_p);
     if (n == 0) return best_id; /* cannot happen: the max always survives */
     return draw(s, c, n, max);
 }

@@ -32,6 +32,16 @@ extern const ks_sampler_iface ks_sampler_default_iface;
 /* sampler.c: the default chain on n_vocab logits (its own vocabulary) */
 int32_t ks_sampler_default_sample(void *ctx, const float *logits);
 
+/* Candidate steps shared by the default chain and the stages (sampler.c). Order: logit
+ * descending, then id ascending (a total order). select_top_k moves the first k of c[0..n) to
+ * c[0..k), unordered (quickselect, O(n) expected); cut_top_p returns the smallest prefix of
+ * sorted c[0..n) whose softmax mass at temperature 1 reaches top_p; cut_min_p keeps (in order)
+ * the candidates with logit >= max + log(min_p) and returns their count. */
+int ks_cand_cmp(const void *a, const void *b);
+void ks_cand_select_top_k(ks_token_data *c, size_t n, size_t k);
+size_t ks_cand_cut_top_p(const ks_token_data *c, size_t n, float top_p);
+size_t ks_cand_cut_min_p(ks_token_data *c, size_t n, float max, float min_p);
+
 /* PRNG shared by the default chain and the dist stage */
 void ks_rng_seed(uint64_t rng[4], uint64_t seed);
 double ks_rng_uniform(uint64_t rng[4]); /* [0, 1) with 53 random bits */

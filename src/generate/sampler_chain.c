@@ -137,13 +137,8 @@ ks_sampler *ks_sampler_chain_get(const ks_sampler *ch, int32_t i) {
 
 /* ---- stages with one number: greedy, top_k, top_p, min_p, temp ---- */
 
-static bool before(ks_token_data a, ks_token_data b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
-static int cmp_td(const void *pa, const void *pb) {
-    const ks_token_data *a = pa, *b = pb;
-    return before(*a, *b) ? -1 : before(*b, *a) ? 1 : 0;
-}
 static void sort_cur(ks_token_data_array *cur) {
-    if (!cur->sorted) qsort(cur->data, cur->size, sizeof *cur->data, cmp_td);
+    if (!cur->sorted) qsort(cur->data, cur->size, sizeof *cur->data, ks_cand_cmp);
     cur->sorted = true;
 }
 
@@ -179,34 +174,20 @@ static void stage_apply(void *ctx, ks_token_data_array *cur) {
     }
     case S_TOP_K:
         if (s->k > 0 && (size_t)s->k < cur->size) {
-            sort_cur(cur);
+            if (!cur->sorted) ks_cand_select_top_k(cur->data, cur->size, (size_t)s->k);
             cur->size = (size_t)s->k;
+            sort_cur(cur);
         }
         break;
-    case S_TOP_P: {
-        if (s->f >= 1.0f) break;
-        sort_cur(cur);
-        const float max = cur->data[0].logit;
-        double sum = 0.0, cum = 0.0;
-        for (size_t i = 0; i < cur->size; i++) sum += exp((double)(cur->data[i].logit - max));
-        for (size_t i = 0; i < cur->size; i++) {
-            cum += exp((double)(cur->data[i].logit - max)) / sum;
-            if (cum >= (double)s->f) {
-                cur->size = i + 1;
-                break;
-            }
+    case S_TOP_P:
+        if (s->f < 1.0f) {
+            sort_cur(cur);
+            cur->size = ks_cand_cut_top_p(cur->data, cur->size, s->f);
         }
         break;
-    }
-    case S_MIN_P: {
-        if (s->f <= 0.0f) break;
-        const float thresh = cur->data[argmax(cur)].logit + logf(s->f);
-        size_t m = 0;
-        for (size_t i = 0; i < cur->size; i++)
-            if (cur->data[i].logit >= thresh) cur->data[m++] = cur->data[i];
-        cur->size = m;
+    case S_MIN_P:
+        if (s->f > 0.0f) cur->size = ks_cand_cut_min_p(cur->data, cur->size, cur->data[argmax(cur)].logit, s->f);
         break;
-    }
     case S_TEMP:
         if (s->f <= 0.0f) { /* only the argmax survives */
             cur->data[0] = cur->data[argmax(cur)];

@@ -28,6 +28,18 @@ static float qk_ref(const float *q, const uint16_t *k, int64_t hd, bool vec) {
     return vec ? ks_dot_f16_order_vec(q, k, 1, hd, false) : ks_dot_f16_order_gemm(q, k, 1, hd);
 }
 
+/* s[j] = qk(q, k + j * stride) * scale for j < n_kv, rows prefetched KS_ATTN_PF ahead (one head's keys
+ * lie a cache row apart: strides the hardware prefetcher follows poorly); the per-key kernel inlined */
+#define KS_QK_ROWS(name, attr, qk_one)                                                                        \
+    attr static void name(float *s, const float *q, const uint16_t *k, int64_t stride, int64_t n_kv, int64_t hd, \
+                          bool vec, float scale) {                                                            \
+        for (int64_t j = 0; j < n_kv; j++) {                                                                  \
+            if (j + KS_ATTN_PF < n_kv) ks_prefetch_row(k + (j + KS_ATTN_PF) * stride, (size_t)hd * 2);          \
+            s[j] = qk_one(q, k + j * stride, hd, vec) * scale;                                               \
+        }                                                                                                     \
+    }
+KS_QK_ROWS(qk_rows_ref, , qk_ref)
+
 static void pv_ref(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec) {
     for (int64_t d = 0; d < hd; d++)
         o[d] = vec ? ks_dot_f16_order_vec(p, v + d, stride, n_kv, true) : ks_dot_f16_order_gemm(p, v + d, stride, n_kv);
@@ -95,7 +107,8 @@ static void pv_chunked(pv_chains_fn chains, float *o, const float *p, const uint
     }
 }
 
-static const ks_attn_kernels attn_ref = {"scalar", qk_ref, pv_ref, qk_cols_ref, pv_cols_ref, qk_cols3_ref, pv_cols3_ref};
+static const ks_attn_kernels attn_ref = {"scalar",     qk_ref,       pv_ref,      qk_cols_ref,
+                                         pv_cols_ref, qk_cols3_ref, pv_cols3_ref, qk_rows_ref};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -114,7 +127,8 @@ KS_AVX512 static inline float r16_512(__m512 a) {
 
 KS_AVX512 static inline __m512 ld16h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 
-KS_AVX512 static float qk_avx512(const float *q, const uint16_t *k, int64_t hd, bool vec) {
+KS_AVX512 static inline __attribute__((always_inline)) float qk_avx512(const float *q, const uint16_t *k, int64_t hd,
+                                                                      bool vec) {
     if (hd % 16) return qk_ref(q, k, hd, vec);
     if (!vec) {
         __m512 acc = _mm512_setzero_ps();
@@ -315,7 +329,8 @@ KS_AVX2 static inline float r16_256(__m256 lo, __m256 hi) {
 
 KS_AVX2 static inline __m256 ld8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-KS_AVX2 static float qk_avx2(const float *q, const uint16_t *k, int64_t hd, bool vec) {
+KS_AVX2 static inline __attribute__((always_inline)) float qk_avx2(const float *q, const uint16_t *k, int64_t hd,
+                                                                  bool vec) {
     if (hd % 16) return qk_ref(q, k, hd, vec);
     if (!vec) {
         __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
@@ -338,18 +353,35 @@ KS_AVX2 static float qk_avx2(const float *q, const uint16_t *k, int64_t hd, bool
     return (float)sum;
 }
 
-/* pv_chains_512 on 8-float registers */
+/* pv_chains_512 on 8-float registers, one chain at a time held in registers (the chain's
+ * positions j = r, r + n_chains, ... in order, as pv_chains_512 adds them): each accumulator is
+ * stored once instead of once per position, and 8 dims (or fewer) of a row are one register */
+#define PV_CHAIN_256(NR)                                                                                      \
+    do {                                                                                                      \
+        __m256 a[NR];                                                                                         \
+        for (int c = 0; c < NR; c++) a[c] = _mm256_setzero_ps();                                              \
+        for (int64_t j = r; j < n_kv; j += n_chains) {                                                        \
+            const uint16_t *vr = v + j * stride + d0;                                                         \
+            if (j + 1 < n_kv) ks_prefetch_row(vr + stride, (size_t)(NR * 16)); /* the next chain's row */      \
+            if (!r && j + 4 * n_chains < n_kv) ks_prefetch_row(vr + 4 * n_chains * stride, (size_t)(NR * 16)); \
+            const __m256 pj = _mm256_set1_ps(p[j]);                                                           \
+            for (int c = 0; c < NR; c++) a[c] = _mm256_fmadd_ps(pj, ld8h(vr + 8 * c), a[c]);                  \
+        }                                                                                                     \
+        for (int c = 0; c < NR; c++) _mm256_storeu_ps(acc + r * ld + d0 + 8 * c, a[c]);                       \
+    } while (0)
 KS_AVX2 static void pv_chains_256(float *acc, int64_t ld, int n_chains, const float *p, const uint16_t *v,
                                   int64_t stride, int64_t n_kv, int64_t w) {
-    for (int64_t j = 0; j < n_kv; j++) {
-        float *row = acc + (j & (n_chains - 1)) * ld;
-        const __m256 pj = _mm256_set1_ps(p[j]);
-        const uint16_t *vr = v + j * stride;
-        if (j + KS_ATTN_PF < n_kv) ks_prefetch_row(vr + KS_ATTN_PF * stride, (size_t)w * 2);
-        for (int64_t d = 0; d < w; d += 8)
-            _mm256_storeu_ps(row + d, _mm256_fmadd_ps(pj, ld8h(vr + d), _mm256_loadu_ps(row + d)));
+    for (int64_t d0 = 0; d0 < w;) { /* w is a multiple of 16: 64, 32 or 16 dims per pass */
+        const int64_t nw = w - d0 >= 64 ? 64 : w - d0 >= 32 ? 32 : 16;
+        for (int r = 0; r < n_chains && r < n_kv; r++) {
+            if (nw == 64) PV_CHAIN_256(8);
+            else if (nw == 32) PV_CHAIN_256(4);
+            else PV_CHAIN_256(2);
+        }
+        d0 += nw;
     }
 }
+#undef PV_CHAIN_256
 
 static void pv_avx2(float *o, const float *p, const uint16_t *v, int64_t stride, int64_t n_kv, int64_t hd, bool vec) {
     pv_chunked(pv_chains_256, o, p, v, stride, n_kv, hd, vec);
@@ -423,10 +455,17 @@ KS_AVX2 static void pv_cols3_avx2(float *const *o, const float *const *p, int nq
     for (int i = 0; i < nq; i++) pv_cols_avx2(o[i], p[i], vt, ld, n_kv, hd);
 }
 
-static const ks_attn_kernels attn_avx512 = {"avx512",        qk_avx512,       pv_avx512,      qk_cols_avx512,
-                                            pv_cols_avx512, qk_cols3_avx512, pv_cols3_avx512};
-static const ks_attn_kernels attn_avx2 = {"avx2",       qk_avx2,       pv_avx2,      qk_cols_avx2,
-                                          pv_cols_avx2, qk_cols3_avx2, pv_cols3_avx2};
+KS_QK_ROWS(qk_rows_avx512, KS_AVX512, qk_avx512)
+KS_QK_ROWS(qk_rows_avx2, KS_AVX2, qk_avx2)
+/* the per-key q.k as a function for the table (tests, callers with one key) */
+KS_AVX512 static float qk_one_avx512(const float *q, const uint16_t *k, int64_t hd, bool vec) {
+    return qk_avx512(q, k, hd, vec);
+}
+KS_AVX2 static float qk_one_avx2(const float *q, const uint16_t *k, int64_t hd, bool vec) { return qk_avx2(q, k, hd, vec); }
+static const ks_attn_kernels attn_avx512 = {"avx512",        qk_one_avx512,   pv_avx512,      qk_cols_avx512,
+                                            pv_cols_avx512, qk_cols3_avx512, pv_cols3_avx512, qk_rows_avx512};
+static const ks_attn_kernels attn_avx2 = {"avx2",       qk_one_avx2,   pv_avx2,      qk_cols_avx2,
+                                          pv_cols_avx2, qk_cols3_avx2, pv_cols3_avx2, qk_rows_avx2};
 #endif
 
 const ks_attn_kernels *ks_attn_kernels_ref(void) { return &attn_ref; }

@@ -95,8 +95,8 @@ typedef struct flash_isa {
                      float *m, float *l);
     void (*pv)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const void *v,
                int64_t ldv, int64_t nt, int64_t hd);
-    void (*qk_h)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk, int64_t nt,
-                 int64_t hd);
+    void (*qk_h)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, const void *v, int64_t ldk,
+                 int64_t nt, int64_t hd);
     void (*pv_h)(float *const *o, const float *alpha, int64_t nq, const float *p, int64_t ldp, const void *v,
                  int64_t ldv, int64_t nt, int64_t hd);
 } flash_isa;
@@ -153,7 +153,8 @@ static void flash_block(const flash_isa *x, const ks_attn_args *a, int64_t i0, i
         if (!tile_visible(a, i0, nq, j0, nt)) continue;
         int64_t ldk, ldv;
         if (direct) x->qk_h(s, t, a->q + i0, nq, (const uint8_t *)a->k + (size_t)j0 * a->kv_row_bytes,
-                            (int64_t)(a->kv_row_bytes / 2), nt, hd);
+                            (const uint8_t *)a->v + (size_t)j0 * a->kv_row_bytes, (int64_t)(a->kv_row_bytes / 2), nt,
+                            hd);
         else {
             const float *kp = tile_rows_f32(x, a, a->k, j0, nt, kt, &ldk);
             x->qk(s, t, a->q + i0, nq, kp, ldk, nt, hd);
@@ -193,7 +194,8 @@ static void flash_run(const flash_isa *x, const ks_attn_args *a, void *scratch) 
 #define FA(name) fa_##name##_avx2
 #define FV __m256
 #define FW 8
-#define FA_QK_NQ 2
+#define FA_QK_NQ 4
+#define FA_QK_NK 2
 #define FA_PV_NQ 4
 #define FA_PV_NV 2
 #define fv_ld(p) _mm256_loadu_ps(p)
@@ -240,6 +242,7 @@ static const flash_isa flash_avx2 = {fa_widen_avx2, fa_qk_avx2, fa_softmax_avx2,
 #undef FV
 #undef FW
 #undef FA_QK_NQ
+#undef FA_QK_NK
 #undef FA_PV_NQ
 #undef FA_PV_NV
 #undef fv_ld
@@ -268,6 +271,7 @@ static const flash_isa flash_avx2 = {fa_widen_avx2, fa_qk_avx2, fa_softmax_avx2,
 #define FV __m512
 #define FW 16
 #define FA_QK_NQ 4
+#define FA_QK_NK 4
 #define FA_PV_NQ 4
 #define FA_PV_NV 4
 #define fv_ld(p) _mm512_loadu_ps(p)

@@ -3,7 +3,7 @@
  *   FA_T        target attribute of every function here
  *   FA(name)    name with the ISA's suffix
  *   FV, FW      vector type and floats per vector (FW divides 16)
- *   FA_QK_NQ    queries per q.k register block (keys go 4 at a time), at most 4
+ *   FA_QK_NQ, FA_QK_NK  queries x keys per q.k register block, each at most 4
  *   FA_PV_NQ, FA_PV_NV  queries x vectors of head dims per p.v register block, at most 4 x 4
  *   fv_*        primitives (loads, arithmetic, select, horizontal max / sum, 2^n)
  * No include guard: meant to be included more than once. */
@@ -65,55 +65,70 @@ FA_T static void FA(widen)(float *dst, const uint8_t *src, size_t row_bytes, uin
  * fly (generation: a few queries per key, where widening the tile first costs more than it saves) */
 #define FA_LD(h, base, idx) ((h) ? fv_ld_f16((const uint16_t *)(base) + (idx)) : fv_ld((const float *)(base) + (idx)))
 
-/* s[i * lds + c] = q[i] . k[c * ldk] for nq <= FA_QK_NQ queries and nk <= 4 keys (ldk in elements) */
+/* s[i * lds + c] = q[i] . k[c * ldk] for nq <= FA_QK_NQ queries and nk <= FA_QK_NK keys (ldk in
+ * elements). Every call passes nq and nk as literals, so the loops unroll into registers. */
 FA_T static FA_INLINE void FA(qk_block)(const int nq, const int nk, float *s, int64_t lds, const float *const *q,
                                         const void *k, int64_t ldk, int64_t hd, const int h) {
-    FV acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int c = 0; c < 4; c++) acc[i][c] = fv_zero();
+    FV acc[16];
+    for (int i = 0; i < nq * nk; i++) acc[i] = fv_zero();
     for (int64_t d = 0; d < hd; d += FW) {
         FV kv[4];
         for (int c = 0; c < nk; c++) kv[c] = FA_LD(h, k, c * ldk + d);
         for (int i = 0; i < nq; i++) {
             const FV qv = fv_ld(q[i] + d);
-            for (int c = 0; c < nk; c++) acc[i][c] = fv_fma(qv, kv[c], acc[i][c]);
+            for (int c = 0; c < nk; c++) acc[i * nk + c] = fv_fma(qv, kv[c], acc[i * nk + c]);
         }
     }
-    for (int i = 0; i < nq; i++) {
+    for (int i = nq * nk; i < (nq * nk + 3) / 4 * 4; i++) acc[i] = fv_zero();
+    for (int g = 0; g < nq * nk; g += 4) {
         float sum4[4];
-        fv_hsum4(acc[i], sum4);
-        for (int c = 0; c < nk; c++) s[i * lds + c] = sum4[c];
+        fv_hsum4(acc + g, sum4);
+        for (int e = g; e < g + 4 && e < nq * nk; e++) s[(e / nk) * lds + e % nk] = sum4[e - g];
     }
 }
 
+/* the rows [j, j + nk) of queries [0, mq): literal sizes for qk_block */
+#define FA_QK_CASE(mq, nk)                                                                                   \
+    do {                                                                                                     \
+        if (FA_QK_NQ >= 4 && (mq) == 4) FA(qk_block)(FA_QK_NQ >= 4 ? 4 : 1, nk, sp, lds, qi, kc, ldk, hd, h); \
+        else if (FA_QK_NQ >= 3 && (mq) == 3) FA(qk_block)(FA_QK_NQ >= 3 ? 3 : 1, nk, sp, lds, qi, kc, ldk, hd, h); \
+        else if ((mq) == 2) FA(qk_block)(2, nk, sp, lds, qi, kc, ldk, hd, h);                               \
+        else FA(qk_block)(1, nk, sp, lds, qi, kc, ldk, hd, h);                                              \
+    } while (0)
+
 /* scores s[i * lds + j] = q[i] . k_j for i < nq, j < nt (k_j at element j * ldk of k) */
 FA_T static FA_INLINE void FA(qk_any)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k,
-                                      int64_t ldk, int64_t nt, int64_t hd, const int h) {
+                                      int64_t ldk, int64_t nt, int64_t hd, const int h, const void *v) {
     for (int64_t i = 0; i < nq; i += FA_QK_NQ) {
         const int mq = nq - i < FA_QK_NQ ? (int)(nq - i) : FA_QK_NQ;
-        for (int64_t j = 0; j < nt; j += 4) {
+        const float *const *qi = q + i;
+        int64_t j = 0;
+        for (; j + FA_QK_NK <= nt; j += FA_QK_NK) {
             float *sp = s + i * lds + j;
-            const int64_t kp = j * ldk;
-            const int nk = nt - j < 4 ? (int)(nt - j) : 4;
-            for (int c = 0; c < (nk == 4 ? 1 : nk); c++) { /* four keys, or the last ones one by one */
-                const int w = nk == 4 ? 4 : 1;
-                const void *kc = h ? (const void *)((const uint16_t *)k + kp + c * ldk)
-                                   : (const void *)((const float *)k + kp + c * ldk);
-                if (FA_QK_NQ >= 4 && mq == 4) FA(qk_block)(4, w, sp + c, lds, q + i, kc, ldk, hd, h);
-                else if (FA_QK_NQ >= 3 && mq == 3) FA(qk_block)(3, w, sp + c, lds, q + i, kc, ldk, hd, h);
-                else if (mq == 2) FA(qk_block)(2, w, sp + c, lds, q + i, kc, ldk, hd, h);
-                else FA(qk_block)(1, w, sp + c, lds, q + i, kc, ldk, hd, h);
-            }
+            if (h && i == 0) /* F16 cache rows lie a cache row apart: keys KS_ATTN_PF ahead, this tile's values */
+                for (int c = 0; c < FA_QK_NK; c++) {
+                    ks_prefetch_row((const uint16_t *)k + (j + c + KS_ATTN_PF) * ldk, (size_t)hd * 2);
+                    ks_prefetch_row((const uint16_t *)v + (j + c) * ldk, (size_t)hd * 2);
+                }
+            const void *kc = h ? (const void *)((const uint16_t *)k + j * ldk) : (const void *)((const float *)k + j * ldk);
+            FA_QK_CASE(mq, FA_QK_NK);
+        }
+        for (; j < nt; j++) { /* the last keys one by one */
+            float *sp = s + i * lds + j;
+            const void *kc = h ? (const void *)((const uint16_t *)k + j * ldk) : (const void *)((const float *)k + j * ldk);
+            FA_QK_CASE(mq, 1);
         }
     }
 }
+#undef FA_QK_CASE
 FA_T static void FA(qk)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk,
                         int64_t nt, int64_t hd) {
-    FA(qk_any)(s, lds, q, nq, k, ldk, nt, hd, 0);
+    FA(qk_any)(s, lds, q, nq, k, ldk, nt, hd, 0, NULL);
 }
-FA_T static void FA(qk_h)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, int64_t ldk,
-                          int64_t nt, int64_t hd) {
-    FA(qk_any)(s, lds, q, nq, k, ldk, nt, hd, 1);
+/* F16 cache rows in place; v: the tile's value rows (same ldk), prefetched alongside */
+FA_T static void FA(qk_h)(float *s, int64_t lds, const float *const *q, int64_t nq, const void *k, const void *v,
+                          int64_t ldk, int64_t nt, int64_t hd) {
+    FA(qk_any)(s, lds, q, nq, k, ldk, nt, hd, 1, v);
 }
 
 /* One query's tile of scores s[0, n) (n a multiple of 16, entries outside [a, b) ignored) into

@@ -121,6 +121,9 @@ typedef struct ks_attn_kernels {
     /* pv_cols for nq <= 3 probability rows sharing the values: o[i] = sum_j p[i][j] vt[d * ld + j] */
     void (*pv_cols3)(float *const *o, const float *const *p, int nq, const float *vt, int64_t ld, int64_t n_kv,
                      int64_t hd);
+    /* s[j] = qk(q, k + j * stride, hd, vec) * scale for j < n_kv (stride in halves), each exactly as qk */
+    void (*qk_rows)(float *s, const float *q, const uint16_t *k, int64_t stride, int64_t n_kv, int64_t hd, bool vec,
+                    float scale);
 } ks_attn_kernels;
 const ks_attn_kernels *ks_attn_kernels_best(void);
 const ks_attn_kernels *ks_attn_kernels_ref(void);

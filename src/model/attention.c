@@ -101,12 +101,7 @@ static void attend_one(ks_context *c, int64_t il, int64_t t, int64_t h, bool vec
     if (f16) {
         const ks_attn_kernels *ak = c->attn;
         ks_fp16_round_row(q, qh, hd);
-        const uint16_t *k0 = (const uint16_t *)kv_k_row(&c->kv, il, lo) + kvh * hd;
-        for (int64_t j = 0; j < n_kv; j++) {
-            /* one head's keys lie kv_dim apart: strides the hardware prefetcher follows poorly */
-            if (j + KS_ATTN_PF < n_kv) ks_prefetch_row(k0 + (j + KS_ATTN_PF) * kv_dim, (size_t)hd * 2);
-            sc[j] = ak->qk(qh, k0 + j * kv_dim, hd, vec) * scale;
-        }
+        ak->qk_rows(sc, qh, (const uint16_t *)kv_k_row(&c->kv, il, lo) + kvh * hd, kv_dim, n_kv, hd, vec, scale);
         apply_mask(c, t, &sc, 1);
         ks_softmax(sc, n_kv);
         memset(o, 0, (size_t)hd * sizeof *o);
@@ -154,26 +149,47 @@ static int64_t flash_blocks(const ks_context *c, int64_t *start) {
     return n_blk;
 }
 
+/* Split KV (flash-decoding) for a micro-batch of one block of contiguous views (generation, short
+ * chunks): with fewer (kv head) tasks than threads can share evenly, each task's keys are cut into
+ * n_split ranges run as tasks of their own and merged after. Returns n_split (1: no split). */
+static int64_t flash_split(const ks_context *c, int64_t n_blk) {
+    const int64_t n_kvh = c->m->hp.n_head_kv, T = c->n_threads, span = c->ub_n_span;
+    if (n_blk != 1 || T < 2 || n_kvh % T == 0 || n_kvh >= 4 * T) return 1;
+    for (int64_t t = 0; t < c->ub_n; t++)
+        if (!c->ub_view[t].contiguous) return 1;
+    int64_t s = 2;
+    while (s < KS_FLASH_SPLIT_MAX && (n_kvh * s) % T && n_kvh * s < 4 * T) s++;
+    while (s > 1 && span / s < 256) s--; /* short spans: the merge would cost more than it shares */
+    return s;
+}
+
 static void attention_flash(ks_context *c, int64_t il) {
     const ks_hparams *hp = &c->m->hp;
     const int64_t hd = hp->head_dim, n_kvh = hp->n_head_kv, group = hp->n_head / n_kvh, q_dim = hp->n_head * hd;
-    const int64_t n_blk = flash_blocks(c, c->ub_blk);
+    const int64_t n_blk = flash_blocks(c, c->ub_blk), n_split = flash_split(c, n_blk), span = c->ub_n_span;
+    const int64_t nq_task = FLASH_TB * group; /* m/l slots of one split task */
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)
-    for (int64_t bi = 0; bi < n_blk; bi++) {
+    for (int64_t bi = 0; bi < n_blk * n_split; bi++) {
         for (int64_t hk = 0; hk < n_kvh; hk++) {
             const int tid = thread_id();
             ks_flash_scratch *fs = &c->flash[tid];
-            const int64_t t0 = c->ub_blk[n_blk - 1 - bi], t1 = c->ub_blk[n_blk - bi]; /* longest first */
-            ks_attn_args a = {.hd = hd, .n_kv = c->ub_n_span, .q = fs->q, .o = fs->o, .lo = fs->lo, .hi = fs->hi,
+            const int64_t blk = bi / n_split, sp = bi % n_split;
+            const int64_t t0 = c->ub_blk[n_blk - 1 - blk], t1 = c->ub_blk[n_blk - blk]; /* longest first */
+            const int64_t s_lo = span * sp / n_split, s_hi = span * (sp + 1) / n_split;
+            ks_attn_args a = {.hd = hd, .n_kv = span, .q = fs->q, .o = fs->o, .lo = fs->lo, .hi = fs->hi,
                               .k = kv_k_row(&c->kv, il, 0), .v = kv_v_row(&c->kv, il, 0), .kv_type = c->kv.type_k,
                               .kv_row_bytes = c->kv.k_row_bytes, .scale = scale, .softcap = 0.0f};
+            if (n_split > 1) {
+                float *ml = c->split_ml + (size_t)((sp * n_kvh + hk) * nq_task) * 2;
+                a.m_out = ml, a.l_out = ml + nq_task;
+            }
             const size_t head_off = (size_t)ks_dtype_row_bytes(c->kv.type_k, hk * hd);
             a.k = (const uint8_t *)a.k + head_off, a.v = (const uint8_t *)a.v + head_off;
             int64_t nq = 0;
             for (int64_t t = t0; t < t1; t++) {
                 const ks_kv_view *v = &c->ub_view[t];
-                if (!v->contiguous) { /* alone, with its mask */
+                if (!v->contiguous) { /* alone, with its mask (never split) */
                     float *mask = c->mask + (size_t)tid * (size_t)c->n_ctx;
                     kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], 0, mask);
                     ks_attn_args m = a;
@@ -189,14 +205,30 @@ static void attention_flash(ks_context *c, int64_t il) {
                     continue;
                 }
                 for (int64_t g = 0; g < group; g++, nq++) {
-                    fs->q[nq] = c->q + t * q_dim + (hk * group + g) * hd;
-                    fs->o[nq] = c->att + t * q_dim + (hk * group + g) * hd;
-                    fs->lo[nq] = v->lo, fs->hi[nq] = v->hi;
+                    const int64_t h = hk * group + g;
+                    fs->q[nq] = c->q + t * q_dim + h * hd;
+                    fs->o[nq] = n_split > 1 ? c->split_o + ((sp * FLASH_TB + t - t0) * hp->n_head + h) * hd
+                                            : c->att + t * q_dim + h * hd;
+                    fs->lo[nq] = v->lo > s_lo ? v->lo : s_lo, fs->hi[nq] = v->hi < s_hi ? v->hi : s_hi;
+                    if (fs->hi[nq] < fs->lo[nq]) fs->hi[nq] = fs->lo[nq];
                 }
             }
             a.n_q = nq;
             if (nq) ks_attn_flash(&a, fs->scratch);
         }
+    }
+    if (n_split == 1) return;
+#pragma omp parallel for schedule(static) if (c->ub_n * hp->n_head >= 8)
+    for (int64_t th = 0; th < c->ub_n * hp->n_head; th++) {
+        const int64_t t = th / hp->n_head, h = th % hp->n_head, i = t * group + h % group, hk = h / group;
+        const float *parts[KS_FLASH_SPLIT_MAX];
+        float m[KS_FLASH_SPLIT_MAX], l[KS_FLASH_SPLIT_MAX];
+        for (int64_t sp = 0; sp < n_split; sp++) {
+            const float *ml = c->split_ml + (size_t)((sp * n_kvh + hk) * nq_task) * 2;
+            parts[sp] = c->split_o + ((sp * FLASH_TB + t) * hp->n_head + h) * hd;
+            m[sp] = ml[i], l[sp] = ml[nq_task + i];
+        }
+        ks_attn_merge(c->att + t * q_dim + h * hd, parts, m, l, n_split, hd);
     }
 }
 

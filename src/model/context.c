@@ -30,9 +30,9 @@ void ks_context_free(ks_context *c) {
     free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->ub_blk), free(c->shift), free(c->cell_idx);
     free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k), free(c->v), free(c->att), free(c->hb);
     free(c->hb2), free(c->scores), free(c->mask), free(c->qh), free(c->kvf), free(c->kvrow), free(c->rope_cos);
-    for (int i = 0; c->flash && i < c->n_threads; i++)
+    for (int i = 0; c->flash && i < c->n_threads_max; i++)
         free(c->flash[i].q), free(c->flash[i].o), free(c->flash[i].lo), free(c->flash[i].hi), free(c->flash[i].scratch);
-    free(c->flash);
+    free(c->flash), free(c->split_o), free(c->split_ml);
     free(c->rope_sin), free(c->inv_freq), free(c->logits), free(c->out_row), free(c->mm_scratch);
     free(c);
 }
@@ -76,7 +76,7 @@ static bool alloc_scratch(ks_context *c) {
     const ks_hparams *hp = &c->m->hp;
     const size_t B = (size_t)c->n_batch, E = (size_t)hp->n_embd, hd = (size_t)hp->head_dim;
     const size_t kv_dim = (size_t)(hp->n_head_kv * hp->head_dim), q_dim = (size_t)(hp->n_head * hp->head_dim);
-    const size_t T = (size_t)c->n_threads, N = (size_t)c->n_ctx, half = (size_t)hp->n_rot / 2 + 1;
+    const size_t T = (size_t)c->n_threads_max, N = (size_t)c->n_ctx, half = (size_t)hp->n_rot / 2 + 1;
     c->ub_cell = malloc(B * sizeof *c->ub_cell), c->ub_pos = malloc(B * sizeof *c->ub_pos);
     c->ub_seq = malloc(B * sizeof *c->ub_seq), c->ub_view = malloc(B * sizeof *c->ub_view);
     c->cells_all = malloc(B * sizeof *c->cells_all), c->shift = calloc(N, sizeof *c->shift);
@@ -99,6 +99,9 @@ static bool alloc_scratch(ks_context *c) {
         c->kvf = malloc(2 * (N + 32) * kv_dim * 4); /* optional: without it attention takes the per-query path */
     if (ks_batch_init(&c->b0, c->n_batch, NULL)) return false;
     if (!(c->flash = calloc(T, sizeof *c->flash))) return false;
+    c->split_o = malloc((size_t)KS_FLASH_SPLIT_MAX * 16 * q_dim * 4);
+    c->split_ml = malloc((size_t)KS_FLASH_SPLIT_MAX * 2 * 16 * (size_t)hp->n_head * 4);
+    if (!c->split_o || !c->split_ml) return false;
     const size_t nq = 16 * (size_t)(hp->n_head / hp->n_head_kv);
     const size_t fsb = (ks_attn_flash_scratch_bytes((int64_t)nq, hp->head_dim) + 63) & ~(size_t)63;
     for (size_t i = 0; i < T; i++) {
@@ -113,7 +116,10 @@ static bool alloc_scratch(ks_context *c) {
 }
 
 ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_context **out, ks_err *err) {
+    if (!out) return ks_err_set(err, KS_ERR_INVALID_ARG, "context: out is NULL");
     *out = NULL;
+    const ks_context_params defaults = ks_context_default_params();
+    if (!p) p = &defaults;
     if (!ks_model_has_weights(m)) return ks_err_set(err, KS_ERR_INVALID_ARG, "model has no weights (vocabulary-only file)");
     const ks_hparams *hp = &m->hp;
     int64_t n_ctx = p->n_ctx > 0 ? p->n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
@@ -151,7 +157,8 @@ ks_status ks_context_new(const ks_model *m, const ks_context_params *p, ks_conte
 #endif
     c->n_threads_batch = p->n_threads_batch > 0 && p->n_threads_batch <= KS_MAX_THREADS ? p->n_threads_batch
                                                                                         : c->n_threads_gen;
-    c->n_threads = c->n_threads_gen > c->n_threads_batch ? c->n_threads_gen : c->n_threads_batch; /* scratch */
+    c->n_threads_max = c->n_threads_gen > c->n_threads_batch ? c->n_threads_gen : c->n_threads_batch;
+    c->n_threads = c->n_threads_gen;
     c->abort_cb = p->abort_callback, c->abort_data = p->abort_data;
     if (p->embeddings && !(c->embd = malloc((size_t)n_logits * (size_t)hp->n_embd * sizeof *c->embd))) {
         ks_context_free(c);
@@ -216,8 +223,9 @@ ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err) {
     if ((st = kv_check_room(&c->kv, b->n_tokens, b->seq_first, err))) return st; /* before anything is claimed */
     c->n_outputs = 0, c->last_output = -1, c->n_out_batch = b->n_tokens;
     for (int64_t i = 0; i < b->n_tokens; i++) c->out_row[i] = -1;
+    c->n_threads = b->n_tokens > 1 ? c->n_threads_batch : c->n_threads_gen; /* this decode's team */
 #ifdef _OPENMP
-    omp_set_num_threads(b->n_tokens > 1 ? c->n_threads_batch : c->n_threads_gen);
+    omp_set_num_threads(c->n_threads);
 #endif
     const double t0 = ks_time_s();
     int64_t row = 0;

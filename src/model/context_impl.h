@@ -10,6 +10,9 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 
+/* key ranges one (token block, kv head) flash task may be cut into (attention.c) */
+#define KS_FLASH_SPLIT_MAX 16
+
 /* one thread's flash-attention task buffers */
 typedef struct ks_flash_scratch {
     const float **q; /* [16 * group] query rows of a task */
@@ -61,10 +64,14 @@ struct ks_context {
     int n_threads;
     bool flash_attn;             /* attention by the flash kernel (always for F32 / Q8_0 caches) */
     ks_flash_scratch *flash;     /* [n_threads] */
+    float *split_o;  /* [KS_FLASH_SPLIT_MAX][16][n_head][head_dim] split-KV partial outputs (attention.c) */
+    float *split_ml; /* [KS_FLASH_SPLIT_MAX][n_head_kv][2][16 * group] their maxima and sums */
     const ks_attn_kernels *attn; /* chosen at creation for this CPU */
     /* kestrel.h's extras */
     float *embd;                 /* [n_logits_cap][n_embd] final hidden states of the outputs, or NULL */
-    int n_threads_gen, n_threads_batch; /* team sizes of single-token and longer decodes (<= n_threads) */
+    int n_threads_gen, n_threads_batch; /* team sizes of single-token and longer decodes; n_threads is the
+                                           current decode's, n_threads_max (the larger) sizes the scratch */
+    int n_threads_max;
     ks_abort_fn abort_cb;        /* polled between micro-batches; may be NULL */
     void *abort_data;
     ks_perf_data perf;

@@ -302,6 +302,60 @@ static void test_full(const run *r) {
     ks_context_free(ref);
 }
 
+/* Generation after a long prompt with flash attention: on 2 threads SmolLM2's 3 kv heads are cut into
+ * key ranges (split KV, attention.c) merged after; on 1 thread they are not. Both stay within the
+ * flash tolerance of the exact (non-flash) order and choose the same tokens. */
+static void test_long_flash(void) {
+    const int64_t V = model->hp.n_vocab, n_gen = 3;
+    const char *para = "The river runs past the old mill, where the miller grinds wheat into flour every morning. ";
+    char text[8192] = "";
+    for (int i = 0; i < 40; i++) strcat(text, para);
+    int32_t *prompt = NULL;
+    size_t n_prompt = 0;
+    ks_err err;
+    CHECK(ks_tokenize(model->tok, text, strlen(text), true, false, &prompt, &n_prompt, &err) == KS_OK, "%s", err.msg);
+    CHECK(n_prompt >= 600, "long prompt: %zu tokens", n_prompt);
+    float *lg[3];
+    int32_t tok[3][8];
+    const int threads[3] = {2, 2, 1};
+    for (int cfg = 0; cfg < 3; cfg++) {
+        ks_context_params p = ks_context_default_params();
+        p.n_ctx = 1024, p.flash_attn = cfg > 0, p.n_threads = threads[cfg];
+        ks_context *c = NULL;
+        lg[cfg] = malloc((size_t)(n_gen * V) * 4);
+        if (ks_context_new(model, &p, &c, &err)) {
+            CHECK(false, "context: %s", err.msg);
+            return;
+        }
+        CHECK(ks_decode(c, prompt, (int64_t)n_prompt, 0, false, &err) == KS_OK, "%s", err.msg);
+        for (int64_t s = 0; s < n_gen; s++) {
+            const float *l = ks_context_logits(c, -1);
+            memcpy(lg[cfg] + s * V, l, (size_t)V * 4);
+            tok[cfg][s] = cfg ? tok[0][s] : argmax(l, V); /* all follow the exact run's tokens */
+            CHECK(ks_decode(c, &tok[cfg][s], 1, (int64_t)n_prompt + s, false, &err) == KS_OK, "%s", err.msg);
+        }
+        ks_context_free(c);
+    }
+    double d_split = 0, d_one = 0, d_merge = 0;
+    for (int64_t s = 0; s < n_gen; s++) {
+        d_split = fmax(d_split, top10_diff(lg[0] + s * V, lg[1] + s * V, V));
+        d_one = fmax(d_one, top10_diff(lg[0] + s * V, lg[2] + s * V, V));
+        d_merge = fmax(d_merge, top10_diff(lg[2] + s * V, lg[1] + s * V, V));
+        flash = true;
+        CHECK(same_choice(lg[0] + s * V, lg[1] + s * V, V) && same_choice(lg[0] + s * V, lg[2] + s * V, V),
+              "flash after %zu tokens, step %lld: another token", n_prompt, (long long)s);
+        flash = false;
+    }
+    const float raw = max_diff(lg[1] + V, lg[2] + V, (n_gen - 1) * V); /* the steps after the prompt */
+    fprintf(stderr, "after %zu tokens: flash top-10 log-prob diff vs exact: split %.3g, one thread %.3g; "
+            "split vs one thread %.3g (logits %.3g)\n", n_prompt, d_split, d_one, d_merge, raw);
+    CHECK(d_split <= TOL_LOGPROB && d_one <= TOL_LOGPROB, "flash after a long prompt moves log-probs by %g / %g",
+          d_split, d_one);
+    CHECK(d_merge <= TOL_LOGPROB, "split KV moves log-probs by %g against one range", d_merge);
+    for (int cfg = 0; cfg < 3; cfg++) free(lg[cfg]);
+    free(prompt);
+}
+
 int main(void) {
     if (getenv("KS_SANITIZED")) N_GEN = 4;
     test_cells();
@@ -351,6 +405,7 @@ int main(void) {
     test_fork(&runs[0][2]);
     test_state(&runs[0][3]);
     test_full(&runs[0][1]);
+    test_long_flash();
     for (int ti = 0; ti < n_cfg; ti++)
         for (int s = 0; s < N_SEQ; s++) free(runs[ti][s].prompt), free(runs[ti][s].logits);
     ks_model_free(model);

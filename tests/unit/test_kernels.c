@@ -201,6 +201,13 @@ static void test_attn(const char *isa) {
                     float a = k->qk(q, kv + j * stride, hd, vec), b = ref->qk(q, kv + j * stride, hd, vec);
                     bad += memcmp(&a, &b, 4) != 0, checked++;
                 }
+                float *sr = malloc(n_kv * 4); /* the row loop: each key exactly as qk, times the scale */
+                k->qk_rows(sr, q, kv, stride, n_kv, hd, vec, 0.125f);
+                for (int64_t j = 0; j < n_kv; j++) {
+                    const float b = ref->qk(q, kv + j * stride, hd, vec) * 0.125f;
+                    bad += memcmp(&sr[j], &b, 4) != 0, checked++;
+                }
+                free(sr);
                 k->pv(o1, p, kv + hd, stride, n_kv, hd, vec);
                 ref->pv(o2, p, kv + hd, stride, n_kv, hd, vec);
                 bad += memcmp(o1, o2, hd * 4) != 0, checked++;
