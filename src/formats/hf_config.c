@@ -240,6 +240,8 @@ ks_status hf_config_load(const char *dir, hf_config *c, ks_err *err) {
         (st = get_int(j, LIST("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"),
                       1, UINT32_MAX, false, &c->n_ctx, &c->has_n_ctx, err)) ||
         (st = get_int(j, LIST("head_dim"), 1, 65536, false, &c->head_dim, &c->has_head_dim, err)) ||
+        (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "sliding_window")) &&
+         (st = get_int(j, LIST("sliding_window"), 1, UINT32_MAX, false, &c->n_swa, &f, err))) ||
         (st = get_num(j, LIST("rms_norm_eps", "norm_eps"), &c->rms_eps, &c->has_rms_eps, err)) ||
         (st = load_rope(j, c, err)))
         return st;
@@ -317,5 +319,9 @@ ks_status hf_config_write_gguf(const hf_config *c, gguf_writer *w, uint32_t file
     if (!st) st = gguf_writer_set_u32(w, "general.file_type", file_type);
     if (!st && c->fam->llama_keys) st = key_u32(w, c, "vocab_size", c->n_vocab);
     if (!st && c->fam->llama_keys) st = key_u32(w, c, "rope.dimension_count", c->head_dim);
+    /* Mistral's window, when it is shorter than the context: llama.cpp's converter drops it (and llama.cpp then
+     * attends past it); Kestrel keeps it, so this one key is the only byte that differs from llama.cpp's file */
+    if (!st && c->fam->llama_keys && c->n_swa > 0 && (!c->has_n_ctx || c->n_swa < c->n_ctx))
+        st = key_u32(w, c, "attention.sliding_window", c->n_swa);
     return st ? ks_err_set(err, st, "out of memory") : KS_OK;
 }

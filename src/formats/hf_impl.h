@@ -42,6 +42,7 @@ typedef struct hf_config {
     const struct ks_arch *arch; /* the registry's descriptor of fam->gguf_arch */
     char hf_arch[64];
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, head_dim;
+    int64_t n_swa; /* sliding_window (Mistral), 0 if none or null */
     bool has_n_head_kv, has_n_ctx, has_head_dim; /* head_dim key present in config.json */
     double rms_eps, rope_theta;
     bool has_rms_eps, has_rope_theta, tie_embd;

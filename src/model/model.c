@@ -23,9 +23,9 @@
 
 /* ---- GGUF: hyperparameters and tensors from the family's tables (model/arch.h) ---- */
 
-static ks_status read_hparam(const gguf_ctx *g, const char *arch, const ks_hp_desc *d, ks_hparams *hp, ks_err *err) {
+static ks_status read_hparam(const gguf_ctx *g, const ks_arch *a, const ks_hp_desc *d, ks_hparams *hp, ks_err *err) {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, d->key);
+    snprintf(key, sizeof key, "%s.%s", a->name, d->key);
     void *dst = (char *)hp + d->off;
     if (d->type == KS_HP_FLOAT) {
         double v;
@@ -43,6 +43,7 @@ static ks_status read_hparam(const gguf_ctx *g, const char *arch, const ks_hp_de
         case KS_HP_DEFAULT_N_HEAD: v = hp->n_head; break;
         case KS_HP_DEFAULT_E_PER_HEAD: v = hp->n_head > 0 ? hp->n_embd / hp->n_head : 0; break;
         case KS_HP_DEFAULT_HEAD_DIM: v = hp->head_dim; break;
+        case KS_HP_DEFAULT_SWA_EVERY: v = a->traits.swa_every; break;
         }
     } else if (st == KS_ERR_NOT_FOUND) {
         return ks_err_set(err, st, "model: missing hyperparameter '%s'", key);
@@ -76,8 +77,11 @@ static ks_status read_hparams(ks_model *m, ks_err *err) {
     const ks_arch *a = m->arch;
     ks_hparams *hp = &m->hp;
     ks_status st;
+    hp->swa_every = a->traits.swa_every;
     for (size_t i = 0; i < a->n_hparams; i++)
-        if ((st = read_hparam(m->gguf, a->name, &a->hparams[i], hp, err))) return st;
+        if ((st = read_hparam(m->gguf, a, &a->hparams[i], hp, err))) return st;
+    if (!a->traits.rope_base_per_layer) hp->rope_theta_swa = hp->rope_theta;
+    if (!a->traits.logit_softcap || !(hp->logit_softcap > 0.0f && hp->logit_softcap < 1e30f)) hp->logit_softcap = 0.0f;
     if ((st = ks_hparams_check_base(hp, a->name, err))) return st; /* by key, before tensors are sized from them */
     if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
         return ks_err_set(err, KS_ERR_FORMAT, "model: %s.attention.key_length = %lld / %s.rope.dimension_count = %lld: "
@@ -136,6 +140,28 @@ static ks_status check_unknown_tensors(const ks_model *m, ks_err *err) {
     return KS_OK;
 }
 
+/* Fused QKV (model/arch.h): wq, wk, wv and their biases become views of the fused tensor's rows (q heads,
+ * then k, then v: llama.cpp's layout for GPT-2 and Falcon), so the forward pass never meets a fused tensor. */
+static void split_qkv(ks_model *m) {
+    const ks_hparams *hp = &m->hp;
+    const int64_t rows[3] = {hp->n_head * hp->head_dim, hp->n_head_kv * hp->head_dim, hp->n_head_kv * hp->head_dim};
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        ks_layer *l = &m->layers[il];
+        if (!l->wqkv.data) continue;
+        ks_tensor *w[3] = {&l->wq, &l->wk, &l->wv}, *b[3] = {&l->bq, &l->bk, &l->bv};
+        int64_t r0 = 0;
+        for (int i = 0; i < 3; r0 += rows[i], i++) {
+            *w[i] = l->wqkv;
+            w[i]->ne[1] = rows[i];
+            w[i]->data = (const uint8_t *)l->wqkv.data + (size_t)r0 * l->wqkv.row_bytes;
+            if (!l->bqkv.data) continue;
+            *b[i] = l->bqkv;
+            b[i]->ne[0] = rows[i], b[i]->row_bytes = (size_t)rows[i] * sizeof(float);
+            b[i]->data = (const float *)l->bqkv.data + r0;
+        }
+    }
+}
+
 static ks_status load_tensors(ks_model *m, ks_err *err) {
     const ks_arch *a = m->arch;
     ks_hparams *hp = &m->hp;
@@ -170,6 +196,7 @@ static ks_status load_tensors(ks_model *m, ks_err *err) {
             return ks_err_set(err, KS_ERR_FORMAT, "model: rope_freqs.weight[%lld] = %g is not a positive finite factor",
                               (long long)i, (double)f);
     }
+    split_qkv(m);
     return check_unknown_tensors(m, err);
 }
 

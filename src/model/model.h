@@ -30,12 +30,26 @@ typedef struct ks_hparams {
     int64_t n_rot;    /* rotated dims per head */
     float norm_eps;
     float rope_theta;
+    int64_t n_swa;        /* sliding window (KS_MASK_SLIDING_WINDOW families): keys at positions > pos - n_swa; 0 = none */
+    int64_t swa_every;    /* which layers are windowed (ks_block_traits.swa_every) */
+    float rope_theta_swa; /* RoPE base of windowed layers (rope_base_per_layer families) */
+    float logit_softcap;  /* final logits soft-cap (logit_softcap families); 0 = none */
 } ks_hparams;
+
+/* layer il attends within the sliding window hp->n_swa (llama.cpp's set_swa_pattern) */
+static inline bool ks_layer_swa(const ks_hparams *hp, int64_t il) {
+    return hp->n_swa > 0 && (hp->swa_every <= 0 || il % hp->swa_every < hp->swa_every - 1);
+}
 
 typedef struct ks_layer {
     ks_tensor attn_norm, attn_norm_b;             /* [n_embd] */
+    ks_tensor attn_norm_2, attn_norm_2_b;         /* [n_embd] the FFN's norm of a parallel block (Falcon 40B-style) */
     ks_tensor wq, wk, wv, wo;                     /* wq [n_embd -> n_head*head_dim], wk/wv [n_embd -> n_head_kv*head_dim], wo [n_head*head_dim -> n_embd] */
     ks_tensor bq, bk, bv, bo;                     /* optional biases */
+    ks_tensor wqkv, bqkv;                         /* fused [n_embd -> q_dim + 2 kv_dim]: wq/wk/wv and bq/bk/bv are
+                                                     views of its rows, made at load */
+    ks_tensor attn_q_norm, attn_k_norm;           /* [head_dim] QK-norm */
+    ks_tensor attn_post_norm, ffn_post_norm;      /* [n_embd] post-norms */
     ks_tensor ffn_norm, ffn_norm_b;               /* [n_embd] */
     ks_tensor ffn_gate, ffn_up, ffn_down;         /* gate/up [n_embd -> n_ff], down [n_ff -> n_embd] */
     ks_tensor ffn_up_b, ffn_down_b;               /* optional biases */
