@@ -198,6 +198,7 @@ static const ks_arch registry[] = {
         .tensors = falcon_tensors, .n_tensors = N_OF(falcon_tensors),
         .traits = {.norm = KS_NORM_LAYER, .norm_bias = true, .act = KS_ACT_GELU, .parallel_block = true,
                    .pos = KS_POS_ROPE_NEOX, .fused_qkv = true, .mask = KS_MASK_CAUSAL, .tied_embd = true},
+        .hf_aliases = LIST(".ln_mlp.", ".input_layernorm."), /* new_decoder_architecture: llama.cpp's attn_norm */
     },
     {
         .name = "gemma3",
@@ -207,6 +208,7 @@ static const ks_arch registry[] = {
         .traits = {.norm = KS_NORM_RMS, .act = KS_ACT_GELU_TANH, .gated = true, .pos = KS_POS_ROPE_NEOX,
                    .qk_norm = true, .post_norms = true, .embd_scale = true, .logit_softcap = true,
                    .mask = KS_MASK_SLIDING_WINDOW, .swa_every = 6, .rope_base_per_layer = true, .tied_embd = true},
+        .chat_default = "gemma",
     },
 };
 

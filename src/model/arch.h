@@ -151,6 +151,10 @@ typedef struct ks_arch {
     size_t n_tensors;
     ks_block_traits traits;
     bool convert_only; /* HF conversion only: the loader refuses it (its forward has no oracle check yet) */
+    const char *const *hf_aliases; /* pairs (other HF name part, the table's), NULL-terminated: a checkpoint
+                                      tensor matching no row is matched again with the first part replaced */
+    const char *chat_default; /* chat format name (generate/chat.h) for files without tokenizer.chat_template,
+                                 or NULL (Gemma GGUFs often carry none) */
 } ks_arch;
 
 /* the family of GGUF general.architecture name, or NULL */

@@ -249,6 +249,8 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     if ((st = ks_arch_lookup(name, &m->arch, err)) || (st = check_family(m->arch, err)) ||
         (st = read_hparams(m, err)))
         return st;
+    if (!m->chat_template && m->arch->chat_default && !(m->chat_template = strdup(m->arch->chat_default)))
+        return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     return load_tensors(m, err);
 }
 

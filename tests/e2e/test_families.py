@@ -4,8 +4,9 @@
 shorter than every prompt), GPT-2, Falcon 7B-style, Falcon new_decoder_architecture and Gemma 3 (5 sliding + 1
 global layer, soft-capped logits).
 
-For each family and each GGUF of it -- llama.cpp's convert_hf_to_gguf.py output (committed, F-lcpp.gguf) and,
-for the families Kestrel's converter handles (qwen2, mistral), `kestrel convert` of the folder -- Kestrel's
+For each family and each GGUF of it -- llama.cpp's convert_hf_to_gguf.py output (committed, F-lcpp.gguf) and
+`kestrel convert --outtype f32` of the folder (Conv1D transposed, Falcon's grouped QKV regrouped, Gemma's
+norms + 1, Mistral's and Gemma's windows kept) -- Kestrel's
 logits with an F32 KV cache on 5 prompts (12-44 tokens) plus their 32 greedy tokens:
   - at every 3rd position and the last of the prompt, within TOL = 1e-4 of transformers' (float32, eager);
   - argmax at each of the 32 continuation positions equal to transformers' greedy token (teacher-forced: the
@@ -26,7 +27,7 @@ import numpy as np
 
 TOL, TOL_F16, TOL_F16_GEMMA3 = 1e-4, 1e-2, 0.1
 FAMILIES = ["qwen2", "mistral", "gpt2", "falcon", "falcon-new", "gemma3"]
-CONVERTS = {"qwen2", "mistral"}
+CONVERTS = set(FAMILIES)
 N_PROMPTS = 2 if os.environ.get("KS_SANITIZED") else 5
 
 

@@ -276,8 +276,8 @@ static void check_bad(void) {
     expect_fail("config not an object", KS_ERR_FORMAT, "not a JSON object");
     rm_file("config.json");
     expect_fail("no config", KS_ERR_NOT_FOUND, "config.json");
-    put_text("config.json", "{\"architectures\":[\"GPT2LMHeadModel\"]}");
-    expect_fail("architecture", KS_ERR_UNSUPPORTED, "GPT2LMHeadModel");
+    put_text("config.json", "{\"architectures\":[\"MambaForCausalLM\"]}");
+    expect_fail("architecture", KS_ERR_UNSUPPORTED, "MambaForCausalLM");
     put_text("config.json", "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"num_hidden_layers\":1,"
                             "\"num_attention_heads\":3,\"num_key_value_heads\":2,\"intermediate_size\":16,\"vocab_size\":12}");
     expect_fail("heads not dividing", KS_ERR_FORMAT, "inconsistent attention");
