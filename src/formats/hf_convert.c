@@ -447,6 +447,43 @@ static uint32_t file_type_of(int out_type) {
     }
 }
 
+/* generation_config.json's sampling defaults as general.sampling.* keys, in gguf-py Metadata's order and types
+ * (int32 for counts, float32 otherwise); llama.cpp and Kestrel (ks_model.gen) read them back */
+static ks_status write_sampling(const char *dir, gguf_writer *w, ks_err *err) {
+    static const struct {
+        const char *json, *json2, *key;
+        bool is_int;
+    } keys[] = {
+        {"top_k", NULL, "general.sampling.top_k", true},
+        {"top_p", NULL, "general.sampling.top_p", false},
+        {"min_p", NULL, "general.sampling.min_p", false},
+        {"xtc_probability", NULL, "general.sampling.xtc_probability", false},
+        {"xtc_threshold", NULL, "general.sampling.xtc_threshold", false},
+        {"temperature", NULL, "general.sampling.temp", false},
+        {"penalty_last_n", NULL, "general.sampling.penalty_last_n", true},
+        {"penalty_repeat", "repetition_penalty", "general.sampling.penalty_repeat", false},
+        {"mirostat", NULL, "general.sampling.mirostat", true},
+        {"mirostat_tau", NULL, "general.sampling.mirostat_tau", false},
+        {"mirostat_eta", NULL, "general.sampling.mirostat_eta", false},
+    };
+    cJSON *g = NULL;
+    ks_status st = hf_json_load(dir, "generation_config.json", false, &g, err);
+    for (size_t i = 0; g && !st && i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, keys[i].json);
+        if ((!v || cJSON_IsNull(v)) && keys[i].json2) v = cJSON_GetObjectItemCaseSensitive(g, keys[i].json2);
+        if (!v || cJSON_IsNull(v)) continue;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+            (keys[i].is_int && (v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 2147483647.0)))
+            st = ks_err_set(err, KS_ERR_FORMAT, "generation_config.json: '%s' must be a%s number", keys[i].json,
+                            keys[i].is_int ? "n integer" : " finite");
+        else if (keys[i].is_int ? gguf_writer_set_i32(w, keys[i].key, (int32_t)v->valuedouble)
+                                : gguf_writer_set_f32(w, keys[i].key, (float)v->valuedouble))
+            st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    cJSON_Delete(g);
+    return st;
+}
+
 static ks_status write_gguf(conv *cv, ks_outfile *out, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
     gguf_writer *w = gguf_writer_new();
     if (!w) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
@@ -464,8 +501,10 @@ static ks_status write_gguf(conv *cv, ks_outfile *out, int out_type, ks_hf_conve
     size_label(n_params, label, sizeof label);
     hf_vocab_info vi = {{0}, false};
     ks_status st = KS_OK;
-    if (gguf_writer_set_str(w, "general.architecture", cv->cfg.fam->gguf_arch) || gguf_writer_set_str(w, "general.type", "model") ||
-        gguf_writer_set_str(w, "general.name", name) || gguf_writer_set_str(w, "general.size_label", label))
+    if (gguf_writer_set_str(w, "general.architecture", cv->cfg.fam->gguf_arch) || gguf_writer_set_str(w, "general.type", "model"))
+        st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    if (!st) st = write_sampling(cv->dir, w, err); /* gguf-py writes them before the name */
+    if (!st && (gguf_writer_set_str(w, "general.name", name) || gguf_writer_set_str(w, "general.size_label", label)))
         st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     if (!st) st = hf_config_write_gguf(&cv->cfg, w, file_type_of(out_type), err);
     if (!st && gguf_writer_set_u32(w, "general.quantization_version", 2)) st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");

@@ -210,6 +210,27 @@ static ks_status check_family(const ks_arch *a, ks_err *err) {
 
 bool ks_model_has_weights(const ks_model *m) { return m && m->hp.n_layer > 0 && m->layers; }
 
+const ks_gen_defaults *ks_model_gen_defaults(const ks_model *m) { return &m->gen; }
+
+/* general.sampling.* (a value of the wrong type or out of range is ignored, as llama.cpp's optional reads) */
+static void read_gen_defaults(ks_model *m) {
+    ks_gen_defaults *g = &m->gen;
+    double v;
+    int64_t i;
+#define GEN_F(key, field, lo, hi)                                                                                  \
+    if (gguf_get_f64(m->gguf, key, &v, NULL) == KS_OK && v >= (lo) && v <= (hi)) g->field = (float)v, g->has_##field = true
+#define GEN_I(key, field, lo, hi)                                                                                  \
+    if (gguf_get_i64(m->gguf, key, &i, NULL) == KS_OK && i >= (lo) && i <= (hi)) g->field = (int32_t)i, g->has_##field = true
+    GEN_F("general.sampling.temp", temp, 0.0, 1e6);
+    GEN_F("general.sampling.top_p", top_p, 0.0, 1.0);
+    GEN_I("general.sampling.top_k", top_k, 0, INT32_MAX);
+    GEN_F("general.sampling.min_p", min_p, 0.0, 1.0);
+    GEN_F("general.sampling.penalty_repeat", repeat_penalty, 0.0, 1e6);
+    GEN_I("general.sampling.penalty_last_n", repeat_last_n, -1, INT32_MAX);
+#undef GEN_F
+#undef GEN_I
+}
+
 static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     ks_status st = gguf_open_file(path, &m->gguf, err);
     if (st) return st;
@@ -220,6 +241,7 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
         st = ks_tokenizer_from_gguf(m->gguf, &m->tok, err);
         if (st) return st;
     }
+    read_gen_defaults(m);
     gguf_str tmpl;
     if (gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl, NULL) == KS_OK) {
         m->chat_template = malloc(tmpl.len + 1);

@@ -55,6 +55,15 @@ typedef struct ks_layer {
     ks_tensor ffn_up_b, ffn_down_b;               /* optional biases */
 } ks_layer;
 
+/* Sampling defaults the model file carries (general.sampling.*, which llama.cpp's and Kestrel's converters
+ * write from generation_config.json); has_* false when absent. Callers apply them unless the user set the
+ * value (ks_model_gen_defaults). End-of-generation ids are the tokenizer's (eos and its EOG set). */
+typedef struct ks_gen_defaults {
+    bool has_temp, has_top_p, has_top_k, has_min_p, has_repeat_penalty, has_repeat_last_n;
+    float temp, top_p, min_p, repeat_penalty;
+    int32_t top_k, repeat_last_n;
+} ks_gen_defaults;
+
 typedef enum ks_model_format { KS_FORMAT_GGUF = 1, KS_FORMAT_LLAMA2C = 2 } ks_model_format;
 
 typedef struct ks_model {
@@ -69,6 +78,7 @@ typedef struct ks_model {
     ks_layer *layers;      /* owned, n_layer */
     struct ks_tokenizer *tok; /* owned; NULL if the file has none */
     char *chat_template;   /* owned copy of tokenizer.chat_template, or NULL */
+    ks_gen_defaults gen;   /* sampling defaults from the file (general.sampling.*) */
     bool rope_iterative;   /* theta computed as ggml does (pos * s^i by repeated products) */
     bool stop_on_bos;      /* llama2.c rule: generation ends when BOS comes out */
     uint32_t kv_type;      /* default KV cache type: F16 for GGUF (as llama.cpp), F32 for llama2.c */
@@ -95,6 +105,8 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
                                ks_model **out, ks_err *err);
 void ks_model_free(ks_model *m);
 bool ks_model_has_weights(const ks_model *m);
+/* the file's sampling defaults (borrowed, valid for the model's life) */
+const ks_gen_defaults *ks_model_gen_defaults(const ks_model *m);
 
 /* llama2.c checkpoints (llama2c_load.c), described by the "llama" family */
 ks_status ks_llama2c_load(ks_model *m, const char *path, const char *tokenizer_path, ks_err *err);
