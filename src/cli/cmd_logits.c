@@ -9,7 +9,7 @@
 
 int cli_logits(int argc, char **argv) {
     cli_opts o;
-    int rc = cli_parse(argc, argv, "logits", "m,tokenizer,ids,o,t,no-mmap,no-repack,f16-exact", &o);
+    int rc = cli_parse(argc, argv, "logits", "m,tokenizer,ids,o,t,no-mmap,no-repack,f16-exact,ctk,ctv", &o);
     if (rc || o.help) return rc;
     if (!o.ids || !o.out) {
         fprintf(stderr, "kestrel: logits needs --ids \"ID ...\" and -o FILE\n");
@@ -45,8 +45,7 @@ int cli_logits(int argc, char **argv) {
     cp.n_ctx = (int64_t)n;
     cp.n_batch = (int64_t)n;
     cp.logits_all = true;
-    cp.n_threads = o.threads;
-    if (ks_context_new(m, &cp, &ctx, &err)) goto fail;
+    if (cli_context_params(&o, &cp, &err) || ks_context_new(m, &cp, &ctx, &err)) goto fail;
     if (ks_decode(ctx, ids, (int64_t)n, 0, true, &err)) goto fail;
     if (!(out = malloc(n * row * sizeof *out))) {
         ks_err_set(&err, KS_ERR_NOMEM, "logits: out of memory for %zu x %zu floats", n, row);

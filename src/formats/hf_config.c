@@ -24,6 +24,9 @@
 static const hf_family families[] = {
     {.model_type = "llama", .gguf_arch = "llama", .llama_keys = true},
     {.model_type = "qwen2", .gguf_arch = "qwen2"},
+    {.model_type = "gpt2", .gguf_arch = "gpt2", .ln_keys = true},
+    {.model_type = "falcon", .gguf_arch = "falcon", .ln_keys = true},
+    {.model_type = "gemma3_text", .gguf_arch = "gemma3", .gemma3_keys = true},
 };
 
 /* ---- files and JSON ---- */
@@ -184,8 +187,33 @@ static ks_status find_family(const cJSON *cfg, hf_config *c, ks_err *err) {
     }
     if (!name && !mt) return ks_err_set(err, KS_ERR_NOT_FOUND, "config.json: no 'architectures' and no 'model_type'");
     return ks_err_set(err, KS_ERR_UNSUPPORTED,
-                      "config.json: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)",
+                      "config.json: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+                      "GPT2LMHeadModel, FalconForCausalLM, Gemma3ForCausalLM)",
                       name ? name : mt);
+}
+
+/* the keys of GPT-2, Falcon and Gemma 3 beyond the common ones */
+static ks_status load_family_keys(const cJSON *j, hf_config *c, ks_err *err) {
+    ks_status st;
+    bool f;
+    if ((st = get_num(j, LIST("layer_norm_epsilon"), &c->ln_eps, &c->has_ln_eps, err)) ||
+        (st = get_num(j, LIST("final_logit_softcapping"), &c->softcap, &c->has_softcap, err)))
+        return st;
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "sliding_window")) &&
+        (st = get_int(j, LIST("sliding_window"), 1, UINT32_MAX, false, &c->n_swa, &f, err)))
+        return st;
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(j, "rope_parameters");
+    const cJSON *sl = cJSON_IsObject(rp) ? cJSON_GetObjectItemCaseSensitive(rp, "sliding_attention") : NULL;
+    if (cJSON_IsObject(sl) && (st = get_num(sl, LIST("rope_theta"), &c->rope_theta_swa, &c->has_rope_theta_swa, err)))
+        return st;
+    if (!cJSON_IsObject(sl) && (st = get_num(j, LIST("rope_local_base_freq"), &c->rope_theta_swa,
+                                             &c->has_rope_theta_swa, err)))
+        return st;
+    /* Falcon-7B-style multi-query: one KV head whatever num_kv_heads says (as transformers' FalconAttention) */
+    if (!strcmp(c->fam->gguf_arch, "falcon") && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "multi_query")) &&
+        !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "new_decoder_architecture")))
+        c->n_head_kv = 1, c->has_n_head_kv = true;
+    return KS_OK;
 }
 
 /* rope_parameters / rope_scaling: theta, and the scaling convert_hf_to_gguf writes */
@@ -229,13 +257,15 @@ ks_status hf_config_load(const char *dir, hf_config *c, ks_err *err) {
     ks_status st = hf_json_load(dir, "config.json", true, &c->json, err);
     if (st) return st;
     const cJSON *j = c->json;
-    bool f;
+    bool f, has_ff = false;
     if ((st = find_family(j, c, err)) ||
         (st = get_int(j, LIST("hidden_size", "n_embd", "dim"), 1, HF_MAX_DIM, true, &c->n_embd, &f, err)) ||
         (st = get_int(j, LIST("n_layers", "num_hidden_layers", "n_layer", "num_layers"), 1, 4096, true, &c->n_layer, &f, err)) ||
         (st = get_int(j, LIST("num_attention_heads", "n_head", "n_heads"), 1, 65536, true, &c->n_head, &f, err)) ||
-        (st = get_int(j, LIST("num_key_value_heads", "n_kv_heads"), 1, 65536, false, &c->n_head_kv, &c->has_n_head_kv, err)) ||
-        (st = get_int(j, LIST("intermediate_size", "n_inner", "hidden_dim"), 1, HF_MAX_DIM, true, &c->n_ff, &f, err)) ||
+        (st = get_int(j, LIST("num_key_value_heads", "n_kv_heads", "num_kv_heads"), 1, 65536, false, &c->n_head_kv,
+                      &c->has_n_head_kv, err)) ||
+        (st = get_int(j, LIST("intermediate_size", "n_inner", "hidden_dim", "ffn_hidden_size"), 1, HF_MAX_DIM,
+                      !c->fam->ln_keys, &c->n_ff, &has_ff, err)) ||
         (st = get_int(j, LIST("vocab_size"), 1, HF_MAX_DIM, true, &c->n_vocab, &f, err)) ||
         (st = get_int(j, LIST("max_position_embeddings", "n_ctx", "n_positions", "max_length", "max_sequence_length", "model_max_length"),
                       1, UINT32_MAX, false, &c->n_ctx, &c->has_n_ctx, err)) ||
@@ -243,6 +273,8 @@ ks_status hf_config_load(const char *dir, hf_config *c, ks_err *err) {
         (st = get_num(j, LIST("rms_norm_eps", "norm_eps"), &c->rms_eps, &c->has_rms_eps, err)) ||
         (st = load_rope(j, c, err)))
         return st;
+    if (!has_ff) c->n_ff = 4 * c->n_embd; /* GPT-2's n_inner null, Falcon's ffn_hidden_size absent */
+    if ((st = load_family_keys(j, c, err))) return st;
     if (!c->has_n_head_kv) c->n_head_kv = c->n_head;
     if (!c->has_head_dim) c->head_dim = c->n_embd / c->n_head;
     if (c->n_head % c->n_head_kv || c->head_dim % 2 || c->head_dim < 2 || c->n_head * c->head_dim > HF_MAX_DIM)
@@ -317,5 +349,13 @@ ks_status hf_config_write_gguf(const hf_config *c, gguf_writer *w, uint32_t file
     if (!st) st = gguf_writer_set_u32(w, "general.file_type", file_type);
     if (!st && c->fam->llama_keys) st = key_u32(w, c, "vocab_size", c->n_vocab);
     if (!st && c->fam->llama_keys) st = key_u32(w, c, "rope.dimension_count", c->head_dim);
+    /* Mistral's window, when it is shorter than the context: llama.cpp's converter drops it (and llama.cpp then
+     * attends past it); Kestrel keeps it, so this one key is the only byte that differs from llama.cpp's file */
+    if (!st && c->fam->llama_keys && c->n_swa > 0 && (!c->has_n_ctx || c->n_swa < c->n_ctx))
+        st = key_u32(w, c, "attention.sliding_window", c->n_swa);
+    if (!st && c->fam->ln_keys && c->has_ln_eps) st = key_f32(w, c, "attention.layer_norm_epsilon", c->ln_eps);
+    if (!st && c->fam->gemma3_keys && c->n_swa > 0) st = key_u32(w, c, "attention.sliding_window", c->n_swa);
+    if (!st && c->fam->gemma3_keys && c->has_rope_theta_swa) st = key_f32(w, c, "rope.freq_base_swa", c->rope_theta_swa);
+    if (!st && c->fam->gemma3_keys && c->has_softcap) st = key_f32(w, c, "final_logit_softcapping", c->softcap);
     return st ? ks_err_set(err, st, "out of memory") : KS_OK;
 }

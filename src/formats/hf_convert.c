@@ -47,6 +47,9 @@ typedef struct hf_job {
     uint32_t type, n_dims;
     int64_t ne[2];      /* GGUF order */
     int64_t perm_heads; /* > 0: q/k row permutation over this many heads */
+    int64_t qkv_groups; /* > 0: Falcon's query_key_value, this many KV groups of (q heads, k, v) -> all q, k, v */
+    bool transpose;     /* GPT-2 Conv1D: the source is [ne0][ne1] */
+    bool add_one;       /* Gemma's norms: w + 1 */
     ks_qcat qcat;       /* the row's quantize category: KS_QCAT_NONE stays F32 */
     conv *cv;
 } hf_job;
@@ -156,7 +159,7 @@ static ks_status open_shards(conv *cv, const cJSON *index, ks_err *err) {
 /* HF buffers that are not weights (dropped, as the Python) */
 static bool dropped_name(const char *hf) {
     return ends_with(hf, ".rotary_emb.inv_freq") || ends_with(hf, ".attention.masked_bias") ||
-           ends_with(hf, ".attention.bias");
+           ends_with(hf, ".attention.bias") || ends_with(hf, ".attn.masked_bias") || ends_with(hf, ".attn.bias");
 }
 
 /* the hyperparameters that size the family's tensor rows, from config.json */
@@ -169,8 +172,12 @@ static ks_hparams table_hparams(const hf_config *c) {
 /* t must have the HF shape of row d (GGUF's reversed: [ne1, ne0], or [ne0] for a vector) */
 static ks_status check_shape(const conv *cv, const st_tensor *t, const ks_tensor_desc *d, ks_err *err) {
     const ks_hparams hp = table_hparams(&cv->cfg);
-    const bool vec = d->ne[1] == KS_DIM_ONE;
-    const int64_t rows = ks_arch_dim(&hp, vec ? d->ne[0] : d->ne[1]), cols = vec ? 0 : ks_arch_dim(&hp, d->ne[0]);
+    const bool vec = d->ne[1] == KS_DIM_ONE, tr = d->hf_xform == KS_HF_XFORM_TRANSPOSE && !vec;
+    int64_t rows = ks_arch_dim(&hp, vec ? d->ne[0] : d->ne[1]), cols = vec ? 0 : ks_arch_dim(&hp, d->ne[0]);
+    if (tr) { /* Conv1D: [in, out] */
+        const int64_t x = rows;
+        rows = cols, cols = x;
+    }
     const uint32_t nd = vec ? 1 : 2;
     if (t->n_dims != nd || t->shape[0] != rows || (nd == 2 && t->shape[1] != cols)) {
         char got[96] = "[", *g = got + 1;
@@ -245,6 +252,13 @@ static ks_status plan(conv *cv, ks_err *err) {
             if (dropped_name(t->name)) continue;
             int64_t il;
             const ks_tensor_desc *d = ks_arch_match(a, t->name, strlen(t->name), true, &il);
+            for (const char *const *al = a->hf_aliases; !d && al && al[0] && al[1]; al += 2) {
+                const char *at = strstr(t->name, al[0]);
+                char alt[256];
+                if (at && snprintf(alt, sizeof alt, "%.*s%s%s", (int)(at - t->name), t->name, al[1],
+                                   at + strlen(al[0])) < (int)sizeof alt)
+                    d = ks_arch_match(a, alt, strlen(alt), true, &il);
+            }
             if (!d) {
                 st = ks_err_set(err, KS_ERR_UNSUPPORTED, "%s: cannot map tensor '%.100s' to a %s tensor", cv->shard_names[s],
                                 t->name, a->name);
@@ -260,10 +274,14 @@ static ks_status plan(conv *cv, ks_err *err) {
             seen[(size_t)(il + 1) * a->n_tensors + (size_t)(d - a->tensors)] = 1;
             hf_job j = {.src = t, .n_dims = t->n_dims, .qcat = d->qcat};
             ks_arch_name(d, false, il, j.name, sizeof j.name);
-            j.ne[0] = t->n_dims == 2 ? t->shape[1] : t->shape[0];
-            j.ne[1] = t->n_dims == 2 ? t->shape[0] : 1;
+            j.transpose = d->hf_xform == KS_HF_XFORM_TRANSPOSE && t->n_dims == 2;
+            j.ne[0] = t->n_dims == 2 ? t->shape[j.transpose ? 0 : 1] : t->shape[0];
+            j.ne[1] = t->n_dims == 2 ? t->shape[j.transpose ? 1 : 0] : 1;
             if (d->hf_xform == KS_HF_XFORM_PERMUTE_Q) j.perm_heads = c->n_head;
             if (d->hf_xform == KS_HF_XFORM_PERMUTE_K) j.perm_heads = c->n_head_kv;
+            j.add_one = d->hf_xform == KS_HF_XFORM_NORM_PLUS_ONE;
+            /* Falcon's fused QKV is grouped by KV head (convert_hf_to_gguf.py's FalconModel rearranges it) */
+            if (d->qcat == KS_QCAT_ATTN_QKV && !strcmp(a->name, "falcon")) j.qkv_groups = c->n_head_kv;
             st = add_job(cv, &cap, j, err);
         }
     }
@@ -310,6 +328,16 @@ static int64_t src_row(int64_t r, int64_t rows, int64_t n_heads) {
     return h * hd + (rem % 2) * half + rem / 2;
 }
 
+/* HF row of GGUF row r of Falcon's fused QKV: GGUF holds all q heads, then the k heads, then the v heads;
+ * HF holds n_groups groups of (n_head / n_groups q heads, one k head, one v head) */
+static int64_t falcon_qkv_row(int64_t r, const hf_config *c, int64_t n_groups) {
+    const int64_t hd = c->head_dim, g = c->n_head / n_groups, q_rows = c->n_head * hd, kv_rows = n_groups * hd;
+    const int64_t rem = r % hd;
+    if (r < q_rows) return ((r / hd) / g * (g + 2) + (r / hd) % g) * hd + rem;
+    if (r < q_rows + kv_rows) return ((r - q_rows) / hd * (g + 2) + g) * hd + rem;
+    return ((r - q_rows - kv_rows) / hd * (g + 2) + g + 1) * hd + rem;
+}
+
 static ks_status job_fill(void *user, int64_t row0, int64_t n_rows, void *dst, ks_err *err) {
     const hf_job *j = user;
     conv *cv = j->cv;
@@ -322,10 +350,16 @@ static ks_status job_fill(void *user, int64_t row0, int64_t n_rows, void *dst, k
         } else if (j->n_dims == 1) { /* a vector: the permutation moves single elements */
             const size_t es = st_dtype_size(j->src->dtype);
             for (int64_t e = 0; e < ne0; e++)
-                f[e] = elem_to_float(j->src->dtype, j->src->data + (size_t)src_row(e, ne0, j->perm_heads) * es);
+                f[e] = elem_to_float(j->src->dtype, j->src->data + (size_t)src_row(e, ne0, j->perm_heads) * es) +
+                       (j->add_one ? 1.0f : 0.0f);
+        } else if (j->transpose) { /* GGUF row r is the source's column r */
+            const size_t es = st_dtype_size(j->src->dtype);
+            for (int64_t e = 0; e < ne0; e++)
+                f[e] = elem_to_float(j->src->dtype, j->src->data + ((size_t)e * (size_t)j->ne[1] + (size_t)r) * es);
         } else {
             const size_t rb = (size_t)ne0 * st_dtype_size(j->src->dtype);
-            memcpy(cv->srow, j->src->data + (size_t)src_row(r, j->ne[1], j->perm_heads) * rb, rb);
+            const int64_t sr = j->qkv_groups ? falcon_qkv_row(r, &cv->cfg, j->qkv_groups) : src_row(r, j->ne[1], j->perm_heads);
+            memcpy(cv->srow, j->src->data + (size_t)sr * rb, rb);
             if (j->src->dtype == ST_DTYPE_F32) memcpy(f, cv->srow, rb);
             else ks_dtype_get((uint32_t)st_dtype_ggml(j->src->dtype))->to_float(cv->srow, f, ne0);
         }
@@ -413,6 +447,43 @@ static uint32_t file_type_of(int out_type) {
     }
 }
 
+/* generation_config.json's sampling defaults as general.sampling.* keys, in gguf-py Metadata's order and types
+ * (int32 for counts, float32 otherwise); llama.cpp and Kestrel (ks_model.gen) read them back */
+static ks_status write_sampling(const char *dir, gguf_writer *w, ks_err *err) {
+    static const struct {
+        const char *json, *json2, *key;
+        bool is_int;
+    } keys[] = {
+        {"top_k", NULL, "general.sampling.top_k", true},
+        {"top_p", NULL, "general.sampling.top_p", false},
+        {"min_p", NULL, "general.sampling.min_p", false},
+        {"xtc_probability", NULL, "general.sampling.xtc_probability", false},
+        {"xtc_threshold", NULL, "general.sampling.xtc_threshold", false},
+        {"temperature", NULL, "general.sampling.temp", false},
+        {"penalty_last_n", NULL, "general.sampling.penalty_last_n", true},
+        {"penalty_repeat", "repetition_penalty", "general.sampling.penalty_repeat", false},
+        {"mirostat", NULL, "general.sampling.mirostat", true},
+        {"mirostat_tau", NULL, "general.sampling.mirostat_tau", false},
+        {"mirostat_eta", NULL, "general.sampling.mirostat_eta", false},
+    };
+    cJSON *g = NULL;
+    ks_status st = hf_json_load(dir, "generation_config.json", false, &g, err);
+    for (size_t i = 0; g && !st && i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(g, keys[i].json);
+        if ((!v || cJSON_IsNull(v)) && keys[i].json2) v = cJSON_GetObjectItemCaseSensitive(g, keys[i].json2);
+        if (!v || cJSON_IsNull(v)) continue;
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+            (keys[i].is_int && (v->valuedouble != floor(v->valuedouble) || fabs(v->valuedouble) > 2147483647.0)))
+            st = ks_err_set(err, KS_ERR_FORMAT, "generation_config.json: '%s' must be a%s number", keys[i].json,
+                            keys[i].is_int ? "n integer" : " finite");
+        else if (keys[i].is_int ? gguf_writer_set_i32(w, keys[i].key, (int32_t)v->valuedouble)
+                                : gguf_writer_set_f32(w, keys[i].key, (float)v->valuedouble))
+            st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    }
+    cJSON_Delete(g);
+    return st;
+}
+
 static ks_status write_gguf(conv *cv, ks_outfile *out, int out_type, ks_hf_convert_stats *stats, ks_err *err) {
     gguf_writer *w = gguf_writer_new();
     if (!w) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
@@ -430,8 +501,10 @@ static ks_status write_gguf(conv *cv, ks_outfile *out, int out_type, ks_hf_conve
     size_label(n_params, label, sizeof label);
     hf_vocab_info vi = {{0}, false};
     ks_status st = KS_OK;
-    if (gguf_writer_set_str(w, "general.architecture", cv->cfg.fam->gguf_arch) || gguf_writer_set_str(w, "general.type", "model") ||
-        gguf_writer_set_str(w, "general.name", name) || gguf_writer_set_str(w, "general.size_label", label))
+    if (gguf_writer_set_str(w, "general.architecture", cv->cfg.fam->gguf_arch) || gguf_writer_set_str(w, "general.type", "model"))
+        st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
+    if (!st) st = write_sampling(cv->dir, w, err); /* gguf-py writes them before the name */
+    if (!st && (gguf_writer_set_str(w, "general.name", name) || gguf_writer_set_str(w, "general.size_label", label)))
         st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     if (!st) st = hf_config_write_gguf(&cv->cfg, w, file_type_of(out_type), err);
     if (!st && gguf_writer_set_u32(w, "general.quantization_version", 2)) st = ks_err_set(err, KS_ERR_NOMEM, "out of memory");

@@ -33,6 +33,8 @@ typedef struct hf_family {
     const char *model_type;      /* config.json "model_type" (used when architectures is absent) */
     const char *gguf_arch;       /* general.architecture: the registry's family of that name */
     bool llama_keys;             /* also vocab_size and rope.dimension_count (LlamaModel) */
+    bool ln_keys;                /* LayerNorm epsilon; n_ff defaults to 4 n_embd (GPT-2, Falcon) */
+    bool gemma3_keys;            /* sliding window, its RoPE base, final logit soft-cap (Gemma 3) */
 } hf_family;
 
 struct ks_arch;
@@ -42,6 +44,9 @@ typedef struct hf_config {
     const struct ks_arch *arch; /* the registry's descriptor of fam->gguf_arch */
     char hf_arch[64];
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx, head_dim;
+    int64_t n_swa; /* sliding_window (Mistral, Gemma 3), 0 if none or null */
+    double ln_eps, rope_theta_swa, softcap; /* layer_norm_epsilon; Gemma 3's sliding layers' base, soft-cap */
+    bool has_ln_eps, has_rope_theta_swa, has_softcap;
     bool has_n_head_kv, has_n_ctx, has_head_dim; /* head_dim key present in config.json */
     double rms_eps, rope_theta;
     bool has_rms_eps, has_rope_theta, tie_embd;

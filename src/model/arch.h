@@ -60,12 +60,13 @@ typedef struct ks_block_traits {
     ks_rope_scaling rope_scaling; /* the kinds this family may carry */
     bool fused_qkv;       /* one attn_qkv matrix instead of q, k, v */
     bool qk_norm;         /* norms on q and k heads before RoPE (Qwen3, OLMo 2) */
-    bool post_norms;      /* norms on the block outputs before the residual add (Gemma 2) */
-    float embd_scale;     /* token embeddings multiplied by this (Gemma: sqrt(n_embd)); 0 = none */
-    float logit_softcap;  /* final logits = c * tanh(logits / c) (Gemma 2); 0 = none */
-    ks_mask_kind mask;
-    int swa_every;        /* sliding-window layers: every layer but each swa_every-th; 0 = none */
-    bool rope_base_per_layer; /* local layers use a second RoPE base (Gemma 3) */
+    bool post_norms;      /* norms on the block outputs before the residual add (Gemma 2/3) */
+    bool embd_scale;      /* token embeddings multiplied by sqrt(n_embd) (Gemma) */
+    bool logit_softcap;   /* final logits = c * tanh(logits / c), c = hp.logit_softcap when > 0 (Gemma 2/3) */
+    ks_mask_kind mask;    /* KS_MASK_SLIDING_WINDOW: layers may attend within hp.n_swa positions only */
+    int swa_every;        /* with a window: layer il is windowed iff il % swa_every < swa_every - 1 (llama.cpp's
+                             set_swa_pattern; GGUF attention.sliding_window_pattern overrides); 0 = every layer */
+    bool rope_base_per_layer; /* windowed layers rotate by hp.rope_theta_swa (Gemma 3) */
     bool tied_embd;       /* output head may be absent: token_embd is reused */
 } ks_block_traits;
 
@@ -107,6 +108,8 @@ typedef enum ks_hf_xform {
      * over n_head (Q) or n_head_kv (K) heads */
     KS_HF_XFORM_PERMUTE_Q,
     KS_HF_XFORM_PERMUTE_K,
+    KS_HF_XFORM_TRANSPOSE, /* GPT-2's Conv1D weights are stored [in, out] */
+    KS_HF_XFORM_NORM_PLUS_ONE, /* Gemma's RMSNorm multiplies by (1 + w): GGUF stores 1 + w */
 } ks_hf_xform;
 
 typedef struct ks_tensor_desc {
@@ -127,6 +130,7 @@ typedef enum ks_hp_default {
     KS_HP_DEFAULT_N_HEAD,       /* n_head (no GQA) */
     KS_HP_DEFAULT_E_PER_HEAD,   /* n_embd / n_head */
     KS_HP_DEFAULT_HEAD_DIM,     /* head_dim (all dimensions rotated) */
+    KS_HP_DEFAULT_SWA_EVERY,    /* the family's traits.swa_every */
 } ks_hp_default;
 
 typedef struct ks_hp_desc {
@@ -147,6 +151,10 @@ typedef struct ks_arch {
     size_t n_tensors;
     ks_block_traits traits;
     bool convert_only; /* HF conversion only: the loader refuses it (its forward has no oracle check yet) */
+    const char *const *hf_aliases; /* pairs (other HF name part, the table's), NULL-terminated: a checkpoint
+                                      tensor matching no row is matched again with the first part replaced */
+    const char *chat_default; /* chat format name (generate/chat.h) for files without tokenizer.chat_template,
+                                 or NULL (Gemma GGUFs often carry none) */
 } ks_arch;
 
 /* the family of GGUF general.architecture name, or NULL */

@@ -27,7 +27,7 @@ static void apply_mask(ks_context *c, int64_t t, float *const *s, int ns) {
     const ks_kv_view *v = &c->ub_view[t];
     if (v->contiguous) return;
     float *mask = c->mask + (size_t)thread_id() * (size_t)c->n_ctx;
-    kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], 0, mask);
+    kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], c->ub_window, mask);
     for (int i = 0; i < ns; i++)
         for (int64_t j = 0; j < v->hi - v->lo; j++)
             if (mask[j] != 0.0f) s[i][j] = -INFINITY;
@@ -191,7 +191,7 @@ static void attention_flash(ks_context *c, int64_t il) {
                 const ks_kv_view *v = &c->ub_view[t];
                 if (!v->contiguous) { /* alone, with its mask (never split) */
                     float *mask = c->mask + (size_t)tid * (size_t)c->n_ctx;
-                    kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], 0, mask);
+                    kv_mask_row(&c->kv, v, c->ub_seq[t], c->ub_pos[t], c->ub_window, mask);
                     ks_attn_args m = a;
                     m.k = (const uint8_t *)a.k + (size_t)v->lo * c->kv.k_row_bytes;
                     m.v = (const uint8_t *)a.v + (size_t)v->lo * c->kv.k_row_bytes;

@@ -27,7 +27,7 @@ void ks_context_free(ks_context *c) {
     kv_free(&c->kv);
     free(c->embd);
     ks_batch_free(&c->b0);
-    free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view), free(c->cells_all), free(c->ub_blk), free(c->shift), free(c->cell_idx);
+    free(c->ub_cell), free(c->ub_pos), free(c->ub_seq), free(c->ub_view_full), free(c->ub_view_swa), free(c->xa), free(c->rope_cos_swa), free(c->rope_sin_swa), free(c->cells_all), free(c->ub_blk), free(c->shift), free(c->cell_idx);
     free(c->x), free(c->xb), free(c->xb2), free(c->q), free(c->k), free(c->v), free(c->att), free(c->hb);
     free(c->hb2), free(c->scores), free(c->mask), free(c->qh), free(c->kvf), free(c->kvrow), free(c->rope_cos);
     for (int i = 0; c->flash && i < c->n_threads_max; i++)
@@ -78,7 +78,7 @@ static bool alloc_scratch(ks_context *c) {
     const size_t kv_dim = (size_t)(hp->n_head_kv * hp->head_dim), q_dim = (size_t)(hp->n_head * hp->head_dim);
     const size_t T = (size_t)c->n_threads_max, N = (size_t)c->n_ctx, half = (size_t)hp->n_rot / 2 + 1;
     c->ub_cell = malloc(B * sizeof *c->ub_cell), c->ub_pos = malloc(B * sizeof *c->ub_pos);
-    c->ub_seq = malloc(B * sizeof *c->ub_seq), c->ub_view = malloc(B * sizeof *c->ub_view);
+    c->ub_seq = malloc(B * sizeof *c->ub_seq), c->ub_view_full = malloc(B * sizeof *c->ub_view_full);
     c->cells_all = malloc(B * sizeof *c->cells_all), c->shift = calloc(N, sizeof *c->shift);
     c->ub_blk = malloc((B + 1) * sizeof *c->ub_blk);
     c->cell_idx = malloc(N * sizeof *c->cell_idx);
@@ -91,6 +91,13 @@ static bool alloc_scratch(ks_context *c) {
     c->qh = malloc(T * 3 * hd * 4);
     c->kvrow = malloc(T * (2 * kv_dim + 2 * half) * 4);
     c->rope_cos = malloc(B * half * 4), c->rope_sin = malloc(B * half * 4);
+    const ks_block_traits *tr = &c->m->arch->traits;
+    bool ok = true; /* the parts only some families use */
+    if (hp->n_swa > 0) ok = ok && (c->ub_view_swa = malloc(B * sizeof *c->ub_view_swa));
+    if (tr->parallel_block) ok = ok && (c->xa = malloc(B * E * 4));
+    if (tr->rope_base_per_layer && hp->n_swa > 0)
+        ok = ok && (c->rope_cos_swa = malloc(B * half * 4)) && (c->rope_sin_swa = malloc(B * half * 4));
+    if (!ok) return false;
     c->inv_freq = malloc(half * 4);
     c->logits = malloc((size_t)c->n_logits_cap * (size_t)hp->n_vocab * 4);
     c->out_row_cap = c->n_batch, c->out_row = malloc(B * sizeof *c->out_row);
@@ -110,7 +117,7 @@ static bool alloc_scratch(ks_context *c) {
         f->lo = malloc(nq * sizeof *f->lo), f->hi = malloc(nq * sizeof *f->hi), f->scratch = aligned_alloc(64, fsb);
         if (!f->q || !f->o || !f->lo || !f->hi || !f->scratch) return false;
     }
-    return c->ub_cell && c->ub_pos && c->ub_seq && c->ub_view && c->cells_all && c->ub_blk && c->shift && c->cell_idx && c->x && c->xb &&
+    return c->ub_cell && c->ub_pos && c->ub_seq && c->ub_view_full && c->cells_all && c->ub_blk && c->shift && c->cell_idx && c->x && c->xb &&
            c->xb2 && c->q && c->k && c->v && c->att && c->hb && c->hb2 && c->scores && c->mask && c->qh && c->kvrow &&
            c->rope_cos && c->rope_sin && c->inv_freq && c->logits && c->out_row && c->mm_scratch;
 }
@@ -210,6 +217,9 @@ static ks_status check_batch(const ks_context *c, const ks_batch *b, int64_t *n_
         if (b->pos[i] < 0 || !b->seq[i] || b->seq_first[i] < 0 || b->seq_first[i] >= KS_MAX_SEQ ||
             !(b->seq[i] >> b->seq_first[i] & 1))
             return ks_err_set(err, KS_ERR_INVALID_ARG, "decode: token %lld has a bad position or sequence", (long long)i);
+        if (c->m->pos_embd.data && b->pos[i] >= c->m->hp.n_ctx_train)
+            return ks_err_set(err, KS_ERR_LIMIT, "decode: position %d is past the model's %lld learned positions",
+                              b->pos[i], (long long)c->m->hp.n_ctx_train);
         k += b->logits[i] != 0;
     }
     *n_out = k;
@@ -243,7 +253,12 @@ ks_status ks_decode_batch(ks_context *c, const ks_batch *b, ks_err *err) {
         }
         c->ub_n = n;
         c->ub_n_span = kv_n_span(&c->kv);
-        for (int64_t t = 0; t < n; t++) c->ub_view[t] = kv_view(&c->kv, c->ub_n_span, c->ub_seq[t], c->ub_pos[t], 0);
+        for (int64_t t = 0; t < n; t++) {
+            c->ub_view_full[t] = kv_view(&c->kv, c->ub_n_span, c->ub_seq[t], c->ub_pos[t], 0);
+            if (c->ub_view_swa) /* sliding-window layers */
+                c->ub_view_swa[t] = kv_view(&c->kv, c->ub_n_span, c->ub_seq[t], c->ub_pos[t], (int32_t)c->m->hp.n_swa);
+        }
+        c->ub_view = c->ub_view_full, c->ub_window = 0;
         ks_forward_ubatch(c, b->token + done, b->logits + done, &c->n_outputs);
         done += n;
     }
@@ -315,7 +330,7 @@ void ks_kv_clear(ks_context *c) { kv_clear(&c->kv); }
 static void apply_shift(ks_context *c) {
     const ks_model *m = c->m;
     const ks_hparams *hp = &m->hp;
-    if (m->arch->traits.pos == KS_POS_NONE) {
+    if (m->arch->traits.pos != KS_POS_ROPE_NORM && m->arch->traits.pos != KS_POS_ROPE_NEOX) { /* nothing to rotate */
         memset(c->shift, 0, (size_t)c->n_ctx * sizeof *c->shift);
         return;
     }
@@ -331,12 +346,15 @@ static void apply_shift(ks_context *c) {
         const int tid = 0;
 #endif
         float *row = c->kvrow + (size_t)tid * (size_t)(2 * kv_dim + 2 * (half + 1));
-        float *cs = row + kv_dim, *sn = cs + half;
-        ks_rope_tables(c, &c->shift[i], 1, cs, sn);
+        float *cs = row + kv_dim, *sn = cs + half, *cs2 = sn + half, *sn2 = cs2 + half; /* 4 half <= kv_dim + 2 half */
+        ks_rope_tables(c, &c->shift[i], 1, hp->rope_theta, cs, sn);
+        ks_rope_tables(c, &c->shift[i], 1, hp->rope_theta_swa, cs2, sn2); /* windowed layers' base (Gemma 3) */
         for (int64_t il = 0; il < hp->n_layer; il++) {
             uint8_t *k = kv_k_row(&c->kv, il, i);
+            const bool base2 = c->rope_cos_swa && ks_layer_swa(hp, il);
             tk->to_float(k, row, kv_dim);
-            for (int64_t h = 0; h < hp->n_head_kv; h++) ks_rope(row + h * hp->head_dim, hp->n_rot, cs, sn, neox);
+            for (int64_t h = 0; h < hp->n_head_kv; h++)
+                ks_rope(row + h * hp->head_dim, hp->n_rot, base2 ? cs2 : cs, base2 ? sn2 : sn, neox);
             tk->from_float(row, k, kv_dim);
         }
         c->shift[i] = 0;

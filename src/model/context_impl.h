@@ -32,7 +32,10 @@ struct ks_context {
     int64_t *ub_cell;      /* [n_batch] the cell each token writes */
     int32_t *ub_pos;       /* [n_batch] */
     int32_t *ub_seq;       /* [n_batch] the sequence each token attends as */
-    ks_kv_view *ub_view;   /* [n_batch] what each token sees */
+    ks_kv_view *ub_view_full; /* [n_batch] what each token sees (causal) */
+    ks_kv_view *ub_view_swa;  /* [n_batch] the same within the sliding window (models with one), else NULL */
+    const ks_kv_view *ub_view; /* the layer being run's: ub_view_full or ub_view_swa (attention.c reads it) */
+    int32_t ub_window;        /* its window for kv_mask_row (0: none) */
     int64_t *cells_all;    /* [n_batch] slots found for a whole call (reserved) */
     int64_t *ub_blk;       /* [n_batch + 1] flash attention's token blocks (attention.c) */
     int64_t *cell_idx;     /* [n_ctx] cells for a state being loaded */
@@ -41,6 +44,7 @@ struct ks_context {
     float *x;           /* [n_batch][n_embd] residual stream */
     float *xb;          /* [n_batch][n_embd] normed input */
     float *xb2;         /* [n_batch][n_embd] block output */
+    float *xa;          /* [n_batch][n_embd] attention output of a parallel block (Falcon), else NULL */
     float *q;           /* [n_batch][n_head*head_dim] */
     float *k, *v;       /* [n_batch][kv_dim] */
     float *att;         /* [n_batch][n_head*head_dim] attention output */
@@ -52,6 +56,7 @@ struct ks_context {
                            float (batched attention on an f16 cache; NULL when unused) */
     float *kvrow;       /* [n_threads][2 * kv_dim + n_rot + 2] cache rows widened (Q8_0 cache, K-shift) */
     float *rope_cos, *rope_sin; /* [n_batch][n_rot/2] */
+    float *rope_cos_swa, *rope_sin_swa; /* the same by rope_theta_swa (per-layer RoPE base), else NULL */
     float *inv_freq;    /* [n_rot/2] */
     /* outputs of the last ks_decode_batch */
     float *logits;          /* [n_logits_cap][n_vocab] */
@@ -82,6 +87,6 @@ void ks_attention(ks_context *c, int64_t il);
 /* forward.c: runs the micro-batch set up in c->ub_* on batch tokens; logits rows for
  * tokens with want[i] go to c->logits from row *row_io on */
 void ks_forward_ubatch(ks_context *c, const int32_t *tokens, const int8_t *want, int64_t *row_io);
-/* forward.c: cos/sin tables for the given positions into cs/sn ([n][n_rot/2]) */
-void ks_rope_tables(const ks_context *c, const int32_t *pos, int64_t n, float *cs, float *sn);
+/* forward.c: cos/sin tables for the given positions by RoPE base base into cs/sn ([n][n_rot/2]) */
+void ks_rope_tables(const ks_context *c, const int32_t *pos, int64_t n, float base, float *cs, float *sn);
 #endif

@@ -23,9 +23,9 @@
 
 /* ---- GGUF: hyperparameters and tensors from the family's tables (model/arch.h) ---- */
 
-static ks_status read_hparam(const gguf_ctx *g, const char *arch, const ks_hp_desc *d, ks_hparams *hp, ks_err *err) {
+static ks_status read_hparam(const gguf_ctx *g, const ks_arch *a, const ks_hp_desc *d, ks_hparams *hp, ks_err *err) {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", arch, d->key);
+    snprintf(key, sizeof key, "%s.%s", a->name, d->key);
     void *dst = (char *)hp + d->off;
     if (d->type == KS_HP_FLOAT) {
         double v;
@@ -43,6 +43,7 @@ static ks_status read_hparam(const gguf_ctx *g, const char *arch, const ks_hp_de
         case KS_HP_DEFAULT_N_HEAD: v = hp->n_head; break;
         case KS_HP_DEFAULT_E_PER_HEAD: v = hp->n_head > 0 ? hp->n_embd / hp->n_head : 0; break;
         case KS_HP_DEFAULT_HEAD_DIM: v = hp->head_dim; break;
+        case KS_HP_DEFAULT_SWA_EVERY: v = a->traits.swa_every; break;
         }
     } else if (st == KS_ERR_NOT_FOUND) {
         return ks_err_set(err, st, "model: missing hyperparameter '%s'", key);
@@ -76,8 +77,11 @@ static ks_status read_hparams(ks_model *m, ks_err *err) {
     const ks_arch *a = m->arch;
     ks_hparams *hp = &m->hp;
     ks_status st;
+    hp->swa_every = a->traits.swa_every;
     for (size_t i = 0; i < a->n_hparams; i++)
-        if ((st = read_hparam(m->gguf, a->name, &a->hparams[i], hp, err))) return st;
+        if ((st = read_hparam(m->gguf, a, &a->hparams[i], hp, err))) return st;
+    if (!a->traits.rope_base_per_layer) hp->rope_theta_swa = hp->rope_theta;
+    if (!a->traits.logit_softcap || !(hp->logit_softcap > 0.0f && hp->logit_softcap < 1e30f)) hp->logit_softcap = 0.0f;
     if ((st = ks_hparams_check_base(hp, a->name, err))) return st; /* by key, before tensors are sized from them */
     if (hp->head_dim <= 0 || hp->n_rot % 2 || hp->n_rot > hp->head_dim)
         return ks_err_set(err, KS_ERR_FORMAT, "model: %s.attention.key_length = %lld / %s.rope.dimension_count = %lld: "
@@ -136,6 +140,28 @@ static ks_status check_unknown_tensors(const ks_model *m, ks_err *err) {
     return KS_OK;
 }
 
+/* Fused QKV (model/arch.h): wq, wk, wv and their biases become views of the fused tensor's rows (q heads,
+ * then k, then v: llama.cpp's layout for GPT-2 and Falcon), so the forward pass never meets a fused tensor. */
+static void split_qkv(ks_model *m) {
+    const ks_hparams *hp = &m->hp;
+    const int64_t rows[3] = {hp->n_head * hp->head_dim, hp->n_head_kv * hp->head_dim, hp->n_head_kv * hp->head_dim};
+    for (int64_t il = 0; il < hp->n_layer; il++) {
+        ks_layer *l = &m->layers[il];
+        if (!l->wqkv.data) continue;
+        ks_tensor *w[3] = {&l->wq, &l->wk, &l->wv}, *b[3] = {&l->bq, &l->bk, &l->bv};
+        int64_t r0 = 0;
+        for (int i = 0; i < 3; r0 += rows[i], i++) {
+            *w[i] = l->wqkv;
+            w[i]->ne[1] = rows[i];
+            w[i]->data = (const uint8_t *)l->wqkv.data + (size_t)r0 * l->wqkv.row_bytes;
+            if (!l->bqkv.data) continue;
+            *b[i] = l->bqkv;
+            b[i]->ne[0] = rows[i], b[i]->row_bytes = (size_t)rows[i] * sizeof(float);
+            b[i]->data = (const float *)l->bqkv.data + r0;
+        }
+    }
+}
+
 static ks_status load_tensors(ks_model *m, ks_err *err) {
     const ks_arch *a = m->arch;
     ks_hparams *hp = &m->hp;
@@ -170,6 +196,7 @@ static ks_status load_tensors(ks_model *m, ks_err *err) {
             return ks_err_set(err, KS_ERR_FORMAT, "model: rope_freqs.weight[%lld] = %g is not a positive finite factor",
                               (long long)i, (double)f);
     }
+    split_qkv(m);
     return check_unknown_tensors(m, err);
 }
 
@@ -183,6 +210,27 @@ static ks_status check_family(const ks_arch *a, ks_err *err) {
 
 bool ks_model_has_weights(const ks_model *m) { return m && m->hp.n_layer > 0 && m->layers; }
 
+const ks_gen_defaults *ks_model_gen_defaults(const ks_model *m) { return &m->gen; }
+
+/* general.sampling.* (a value of the wrong type or out of range is ignored, as llama.cpp's optional reads) */
+static void read_gen_defaults(ks_model *m) {
+    ks_gen_defaults *g = &m->gen;
+    double v;
+    int64_t i;
+#define GEN_F(key, field, lo, hi)                                                                                  \
+    if (gguf_get_f64(m->gguf, key, &v, NULL) == KS_OK && v >= (lo) && v <= (hi)) g->field = (float)v, g->has_##field = true
+#define GEN_I(key, field, lo, hi)                                                                                  \
+    if (gguf_get_i64(m->gguf, key, &i, NULL) == KS_OK && i >= (lo) && i <= (hi)) g->field = (int32_t)i, g->has_##field = true
+    GEN_F("general.sampling.temp", temp, 0.0, 1e6);
+    GEN_F("general.sampling.top_p", top_p, 0.0, 1.0);
+    GEN_I("general.sampling.top_k", top_k, 0, INT32_MAX);
+    GEN_F("general.sampling.min_p", min_p, 0.0, 1.0);
+    GEN_F("general.sampling.penalty_repeat", repeat_penalty, 0.0, 1e6);
+    GEN_I("general.sampling.penalty_last_n", repeat_last_n, -1, INT32_MAX);
+#undef GEN_F
+#undef GEN_I
+}
+
 static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     ks_status st = gguf_open_file(path, &m->gguf, err);
     if (st) return st;
@@ -193,6 +241,7 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
         st = ks_tokenizer_from_gguf(m->gguf, &m->tok, err);
         if (st) return st;
     }
+    read_gen_defaults(m);
     gguf_str tmpl;
     if (gguf_get_str(m->gguf, "tokenizer.chat_template", &tmpl, NULL) == KS_OK) {
         m->chat_template = malloc(tmpl.len + 1);
@@ -222,6 +271,8 @@ static ks_status load_gguf(ks_model *m, const char *path, ks_err *err) {
     if ((st = ks_arch_lookup(name, &m->arch, err)) || (st = check_family(m->arch, err)) ||
         (st = read_hparams(m, err)))
         return st;
+    if (!m->chat_template && m->arch->chat_default && !(m->chat_template = strdup(m->arch->chat_default)))
+        return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
     return load_tensors(m, err);
 }
 

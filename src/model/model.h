@@ -30,16 +30,39 @@ typedef struct ks_hparams {
     int64_t n_rot;    /* rotated dims per head */
     float norm_eps;
     float rope_theta;
+    int64_t n_swa;        /* sliding window (KS_MASK_SLIDING_WINDOW families): keys at positions > pos - n_swa; 0 = none */
+    int64_t swa_every;    /* which layers are windowed (ks_block_traits.swa_every) */
+    float rope_theta_swa; /* RoPE base of windowed layers (rope_base_per_layer families) */
+    float logit_softcap;  /* final logits soft-cap (logit_softcap families); 0 = none */
 } ks_hparams;
+
+/* layer il attends within the sliding window hp->n_swa (llama.cpp's set_swa_pattern) */
+static inline bool ks_layer_swa(const ks_hparams *hp, int64_t il) {
+    return hp->n_swa > 0 && (hp->swa_every <= 0 || il % hp->swa_every < hp->swa_every - 1);
+}
 
 typedef struct ks_layer {
     ks_tensor attn_norm, attn_norm_b;             /* [n_embd] */
+    ks_tensor attn_norm_2, attn_norm_2_b;         /* [n_embd] the FFN's norm of a parallel block (Falcon 40B-style) */
     ks_tensor wq, wk, wv, wo;                     /* wq [n_embd -> n_head*head_dim], wk/wv [n_embd -> n_head_kv*head_dim], wo [n_head*head_dim -> n_embd] */
     ks_tensor bq, bk, bv, bo;                     /* optional biases */
+    ks_tensor wqkv, bqkv;                         /* fused [n_embd -> q_dim + 2 kv_dim]: wq/wk/wv and bq/bk/bv are
+                                                     views of its rows, made at load */
+    ks_tensor attn_q_norm, attn_k_norm;           /* [head_dim] QK-norm */
+    ks_tensor attn_post_norm, ffn_post_norm;      /* [n_embd] post-norms */
     ks_tensor ffn_norm, ffn_norm_b;               /* [n_embd] */
     ks_tensor ffn_gate, ffn_up, ffn_down;         /* gate/up [n_embd -> n_ff], down [n_ff -> n_embd] */
     ks_tensor ffn_up_b, ffn_down_b;               /* optional biases */
 } ks_layer;
+
+/* Sampling defaults the model file carries (general.sampling.*, which llama.cpp's and Kestrel's converters
+ * write from generation_config.json); has_* false when absent. Callers apply them unless the user set the
+ * value (ks_model_gen_defaults). End-of-generation ids are the tokenizer's (eos and its EOG set). */
+typedef struct ks_gen_defaults {
+    bool has_temp, has_top_p, has_top_k, has_min_p, has_repeat_penalty, has_repeat_last_n;
+    float temp, top_p, min_p, repeat_penalty;
+    int32_t top_k, repeat_last_n;
+} ks_gen_defaults;
 
 typedef enum ks_model_format { KS_FORMAT_GGUF = 1, KS_FORMAT_LLAMA2C = 2 } ks_model_format;
 
@@ -55,6 +78,7 @@ typedef struct ks_model {
     ks_layer *layers;      /* owned, n_layer */
     struct ks_tokenizer *tok; /* owned; NULL if the file has none */
     char *chat_template;   /* owned copy of tokenizer.chat_template, or NULL */
+    ks_gen_defaults gen;   /* sampling defaults from the file (general.sampling.*) */
     bool rope_iterative;   /* theta computed as ggml does (pos * s^i by repeated products) */
     bool stop_on_bos;      /* llama2.c rule: generation ends when BOS comes out */
     uint32_t kv_type;      /* default KV cache type: F16 for GGUF (as llama.cpp), F32 for llama2.c */
@@ -76,6 +100,8 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
                                ks_model **out, ks_err *err);
 void ks_model_free(ks_model *m);
 bool ks_model_has_weights(const ks_model *m);
+/* the file's sampling defaults (borrowed, valid for the model's life) */
+const ks_gen_defaults *ks_model_gen_defaults(const ks_model *m);
 
 /* llama2.c checkpoints (llama2c_load.c), described by the "llama" family */
 ks_status ks_llama2c_load(ks_model *m, const char *path, const char *tokenizer_path, ks_err *err);

@@ -18,6 +18,7 @@
 #include "formats/gguf.h"
 #include "formats/hf.h"
 #include "ks_test.h"
+#include "model/model.h"
 #include "tensor/dtype.h"
 
 /* hidden 8, 1 layer, 2 heads of 4, 1 kv head, ff 16, vocab 12 */
@@ -276,8 +277,8 @@ static void check_bad(void) {
     expect_fail("config not an object", KS_ERR_FORMAT, "not a JSON object");
     rm_file("config.json");
     expect_fail("no config", KS_ERR_NOT_FOUND, "config.json");
-    put_text("config.json", "{\"architectures\":[\"GPT2LMHeadModel\"]}");
-    expect_fail("architecture", KS_ERR_UNSUPPORTED, "GPT2LMHeadModel");
+    put_text("config.json", "{\"architectures\":[\"MambaForCausalLM\"]}");
+    expect_fail("architecture", KS_ERR_UNSUPPORTED, "MambaForCausalLM");
     put_text("config.json", "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"num_hidden_layers\":1,"
                             "\"num_attention_heads\":3,\"num_key_value_heads\":2,\"intermediate_size\":16,\"vocab_size\":12}");
     expect_fail("heads not dividing", KS_ERR_FORMAT, "inconsistent attention");
@@ -398,6 +399,24 @@ static void check_bad(void) {
             CHECK(nm.ptr && nm.len > 6 && (!memcmp(nm.ptr, "Ks_Hf_", 6) || !memcmp(nm.ptr, "ks_hf_", 6)), "name case %d: '%.*s'", i,
                   (int)nm.len, nm.ptr ? nm.ptr : "");
         gguf_close(g);
+    }
+    { /* generation_config.json: general.sampling.* as gguf-py's Metadata writes them, read back by the model */
+        write_valid();
+        put_text("generation_config.json", "{\"temperature\": 0.7, \"top_p\": 0.9, \"top_k\": 40, "
+                                            "\"repetition_penalty\": 1.1, \"eos_token_id\": [1, 2]}");
+        ks_model *m = NULL;
+        CHECK(ks_hf_convert(dir, out, KS_DTYPE_F32, NULL, &err) == KS_OK && ks_model_load(out, NULL, &m, &err) == KS_OK,
+              "generation_config: %s", err.msg);
+        const ks_gen_defaults *gd = m ? ks_model_gen_defaults(m) : NULL;
+        CHECK(gd && gd->has_temp && fabsf(gd->temp - 0.7f) < 1e-6f && gd->has_top_p && fabsf(gd->top_p - 0.9f) < 1e-6f &&
+                  gd->has_top_k && gd->top_k == 40 && gd->has_repeat_penalty && fabsf(gd->repeat_penalty - 1.1f) < 1e-6f &&
+                  !gd->has_min_p && !gd->has_repeat_last_n,
+              "generation_config defaults not read back");
+        ks_model_free(m);
+        put_text("generation_config.json", "{\"top_k\": 4.5}");
+        CHECK(ks_hf_convert(dir, out, KS_DTYPE_F32, NULL, &err) == KS_ERR_FORMAT && strstr(err.msg, "top_k"),
+              "a fractional top_k: %s", err.msg);
+        rm_file("generation_config.json");
     }
     write_valid();
     { /* the output must not be an input file */
