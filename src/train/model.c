@@ -39,8 +39,10 @@ ks_status ks_train_check(const ks_arch *a, const ks_hparams *hp, ks_err *err) {
                           "today", n);
     if (t->pos != KS_POS_NONE && t->pos != KS_POS_ROPE_NORM && t->pos != KS_POS_ROPE_NEOX)
         return ks_err_set(err, KS_ERR_UNSUPPORTED, "training '%s': only RoPE positions train today", n);
-    if (t->fused_qkv || t->qk_norm || t->post_norms || t->embd_scale != 0.0f || t->logit_softcap != 0.0f ||
-        t->mask != KS_MASK_CAUSAL || t->swa_every || t->rope_base_per_layer)
+    /* LLaMA's descriptor allows a window (Mistral); without one (n_swa 0) its mask is causal */
+    const bool causal = t->mask == KS_MASK_CAUSAL || (t->mask == KS_MASK_SLIDING_WINDOW && hp->n_swa == 0);
+    if (t->fused_qkv || t->qk_norm || t->post_norms || t->embd_scale || t->logit_softcap || !causal ||
+        t->rope_base_per_layer)
         return ks_err_set(err, KS_ERR_UNSUPPORTED, "training '%s': a block trait the trainer lacks (fused QKV, "
                           "QK-norm, post-norms, scaling, soft-cap, non-causal mask or per-layer RoPE)", n);
     for (size_t i = 0; i < a->n_tensors; i++) {
