@@ -9,6 +9,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +154,7 @@ static int create_tmp(char *tmp, const char *path, mode_t mode) {
 
 ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *inputs, size_t n_inputs, ks_err *err) {
     memset(of, 0, sizeof *of);
-    mode_t mode;
+    mode_t mode = 0;
     ks_status st = check_path(path, inputs, n_inputs, &mode, err);
     if (st) return st;
     if (!(of->path = strdup(path))) return ks_err_set(err, KS_ERR_NOMEM, "out of memory");
@@ -161,13 +164,20 @@ ks_status ks_outfile_open(ks_outfile *of, const char *path, const char *const *i
         return ks_err_set(err, KS_ERR_LIMIT, "%s: more than %d output files open at once", path, SLOTS);
     }
     of->slot = s;
+    /* no interrupt between the file's creation and its slot turning ACTIVE: a handler that ran there
+     * (a program's cleanup on SIGINT / SIGTERM / SIGHUP) would not know the file and leave it behind */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT), sigaddset(&block, SIGTERM), sigaddset(&block, SIGHUP);
+    const bool masked = pthread_sigmask(SIG_BLOCK, &block, &old) == 0;
     const int fd = create_tmp(slot_path[s - 1], path, mode);
+    const int e = errno;
+    if (fd >= 0) atomic_store(&slot_state[s - 1], SLOT_ACTIVE);
+    if (masked) pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (fd < 0) {
-        const int e = errno;
         ks_outfile_discard(of);
         return ks_err_set(err, KS_ERR_IO, "cannot create %s: %s", path, strerror(e));
     }
-    atomic_store(&slot_state[s - 1], SLOT_ACTIVE);
     if (mode)
         (void)fchmod(fd, mode & 0777); /* a replaced output keeps its permissions (a private file stays private) */
     if (!(of->f = fdopen(fd, "wb"))) {
