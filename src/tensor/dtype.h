@@ -5,26 +5,26 @@
 #include "kestrel.h"
 
 typedef enum ks_dtype {
-    KS_DTYPE_F32 = 0,
-    KS_DTYPE_F16 = 1,
-    KS_DTYPE_Q4_0 = 2,
-    KS_DTYPE_Q4_1 = 3,
-    KS_DTYPE_Q5_0 = 6,
-    KS_DTYPE_Q5_1 = 7,
-    KS_DTYPE_Q8_0 = 8,
+    KS_DTYPE_F32 = KS_TYPE_F32, /* the types kestrel.h names (ks_type) take its numbers: one source */
+    KS_DTYPE_F16 = KS_TYPE_F16,
+    KS_DTYPE_Q4_0 = KS_TYPE_Q4_0,
+    KS_DTYPE_Q4_1 = KS_TYPE_Q4_1,
+    KS_DTYPE_Q5_0 = KS_TYPE_Q5_0,
+    KS_DTYPE_Q5_1 = KS_TYPE_Q5_1,
+    KS_DTYPE_Q8_0 = KS_TYPE_Q8_0,
     KS_DTYPE_Q8_1 = 9,
     KS_DTYPE_Q2_K = 10,
     KS_DTYPE_Q3_K = 11,
-    KS_DTYPE_Q4_K = 12,
+    KS_DTYPE_Q4_K = KS_TYPE_Q4_K,
     KS_DTYPE_Q5_K = 13,
-    KS_DTYPE_Q6_K = 14,
+    KS_DTYPE_Q6_K = KS_TYPE_Q6_K,
     KS_DTYPE_Q8_K = 15,
     KS_DTYPE_I8 = 24,
     KS_DTYPE_I16 = 25,
     KS_DTYPE_I32 = 26,
     KS_DTYPE_I64 = 27,
     KS_DTYPE_F64 = 28,
-    KS_DTYPE_BF16 = 30,
+    KS_DTYPE_BF16 = KS_TYPE_BF16,
     KS_DTYPE_COUNT = 40
 } ks_dtype;
 
