@@ -79,3 +79,18 @@ if h.hexdigest() != want:
 os.replace(out + ".part", out)
 PY
 fi
+
+# llama.cpp's reference files (models/templates/*.jinja chat templates, models/ggml-vocab-*.gguf tokenizer
+# suites) from llama-cpp-python's source package, the version tests/oracle/requirements.txt pins; unpacked
+# once into cache/lcp/ (bench/build_llama_cpp.sh builds llama.cpp's tools from the same tree)
+lcp_ver=0.3.36
+lcp=cache/lcp/llama_cpp_python-$lcp_ver
+if [ ! -f "$lcp/vendor/llama.cpp/models/templates/.unpacked" ]; then
+    echo "setup: fetching llama-cpp-python $lcp_ver source package (llama.cpp templates and vocab suites)" >&2
+    mkdir -p cache/lcp
+    [ -s "cache/lcp/llama_cpp_python-$lcp_ver.tar.gz" ] ||
+        .venv/bin/pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+            "llama-cpp-python==$lcp_ver" -d cache/lcp
+    tar xzf "cache/lcp/llama_cpp_python-$lcp_ver.tar.gz" -C cache/lcp
+    touch "$lcp/vendor/llama.cpp/models/templates/.unpacked"
+fi
