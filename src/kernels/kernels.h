@@ -190,6 +190,9 @@ void ks_softmax_f16(float *x, int64_t n, float scale);
 void ks_softmax_f16_ref(float *x, int64_t n, float scale);
 /* out[i] = silu(gate[i]) * up[i] */
 void ks_swiglu(float *out, const float *gate, const float *up, int64_t n);
+/* out[i] = gelu(x[i]) (* up[i] if up) in ggml's CPU numerics: the tanh form read from an f16
+ * table at x rounded to f16 (0 below -10, x above 10); bit for bit llama.cpp's ggml_vec_ge(g)lu_f32 */
+void ks_gelu_f16_table(float *out, const float *x, const float *up, int64_t n);
 /* rotate pairs (x[2i], x[2i+1]) ("normal" ggml rope) or (x[i], x[i+n_rot/2]) (neox) by cos/sin tables of n_rot/2 */
 void ks_rope(float *x, int64_t n_rot, const float *cos_t, const float *sin_t, bool neox);
 float ks_dot_f32(const float *a, const float *b, int64_t n);

@@ -233,18 +233,31 @@ void ks_matmul(const ks_tensor *w, const float *x, int64_t n_tok, float *y, void
         for (int64_t i = 0; i < n_tok; i++) t->from_float(x + i * n_in, (char *)scratch + i * xrb, n_in);
     }
     const char *wd = w->data;
-    /* rows in chunks so that each thread streams a contiguous slab of weights */
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n_out; r++) {
-        const char *wr = wd + (size_t)r * w->row_bytes;
-        if (n_tok == 1 && r + KS_PF_ROWS < n_out) { /* generation: prefetch a few rows ahead */
-            const char *pf = wr + KS_PF_ROWS * w->row_bytes;
-            for (size_t off = 0; off < w->row_bytes; off += 64) __builtin_prefetch(pf + off, 0, 2); /* T1, as packed_avx512.c */
+    /* rows in chunks so that each thread streams a contiguous slab of weights; a batch goes
+     * in token blocks whose activations (~24 KiB) stay in L1 while the thread's rows pass
+     * over them (each row read once per block, from L2), and whose outputs, one cache line
+     * per token, stay there from row to row: the whole batch per row streamed the
+     * activations from L2/L3 for every row (Gemma-3 pp512: 1.6x slower Q5_0 products) */
+    int64_t tb = (int64_t)((24 * 1024) / xrb) & ~(int64_t)3;
+    if (tb < 4) tb = 4;
+#pragma omp parallel
+    {
+        const int nt = omp_get_num_threads(), it = omp_get_thread_num();
+        const int64_t r0 = n_out * it / nt, r1 = n_out * (it + 1) / nt;
+        for (int64_t t0 = 0; t0 < n_tok; t0 += tb) {
+            const int64_t t1 = t0 + tb < n_tok ? t0 + tb : n_tok;
+            for (int64_t r = r0; r < r1; r++) {
+                const char *wr = wd + (size_t)r * w->row_bytes;
+                if (n_tok == 1 && r + KS_PF_ROWS < n_out) { /* generation: prefetch a few rows ahead */
+                    const char *pf = wr + KS_PF_ROWS * w->row_bytes;
+                    for (size_t off = 0; off < w->row_bytes; off += 64) __builtin_prefetch(pf + off, 0, 2); /* T1 */
+                }
+                int64_t i = t0;
+                if (t->vec_dot4)
+                    for (; i + 4 <= t1; i += 4) t->vec_dot4(n_in, &y[i * n_out + r], n_out, wr, xq + i * xrb, xrb);
+                for (; i < t1; i++) t->vec_dot(n_in, &y[i * n_out + r], wr, xq + i * xrb);
+            }
         }
-        int64_t i = 0;
-        if (t->vec_dot4)
-            for (; i + 4 <= n_tok; i += 4) t->vec_dot4(n_in, &y[i * n_out + r], n_out, wr, xq + i * xrb, xrb);
-        for (; i < n_tok; i++) t->vec_dot(n_in, &y[i * n_out + r], wr, xq + i * xrb);
     }
 }
 

@@ -6,6 +6,7 @@
  * results track llama.cpp's CPU backend bit for bit where it matters (greedy
  * decoding near ties). */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "base/cpu.h"
@@ -216,6 +217,33 @@ void ks_softmax_f16(float *x, int64_t n, float scale) {
 void ks_swiglu(float *out, const float *gate, const float *up, int64_t n) {
     for (int64_t i = have_avx2_fma() ? swiglu_avx2(out, gate, up, n) : 0; i < n; i++)
         out[i] = gate[i] / (1.0f + ks_expf(-gate[i])) * up[i];
+}
+
+/* ggml's GELU (GGML_GELU_FP16, its CPU default): 0 below -10, x above 10, else the
+ * tanh form at x rounded to f16, read from a table of 65536 f16 results widened to
+ * float; the table's entries are computed as ggml_gelu_f32 does (x(1 + a x^2), tanhf). */
+static float gelu_table[65536];
+static void gelu_table_init(void) {
+    for (uint32_t i = 0; i < 65536; i++) {
+        const float x = ks_fp16_to_fp32((uint16_t)i);
+        const float g = 0.5f * x * (1.0f + tanhf(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+        gelu_table[i] = ks_fp16_to_fp32(ks_fp32_to_fp16(g));
+    }
+}
+
+void ks_gelu_f16_table(float *out, const float *x, const float *up, int64_t n) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, gelu_table_init);
+    uint16_t h[256];
+    for (int64_t i0 = 0; i0 < n; i0 += 256) {
+        const int64_t m = n - i0 < 256 ? n - i0 : 256;
+        ks_fp32_to_fp16_row(x + i0, h, m); /* F16C where present: the same rounding */
+        for (int64_t j = 0; j < m; j++) {
+            const float v = x[i0 + j];
+            const float y = v <= -10.0f ? 0.0f : v >= 10.0f ? v : gelu_table[h[j]];
+            out[i0 + j] = up ? y * up[i0 + j] : y;
+        }
+    }
 }
 
 #define KS_ROPE_BODY                                                                  \

@@ -10,9 +10,10 @@
  * Every other trait value was refused at load by ks_arch_check.
  *
  * Numerics follow llama.cpp's CPU path (see kernels.h); with an F16 cache the query is
- * rounded to F16 before q.k, as ggml's f16 matmul does (attention.c). GELU is computed
- * exactly (erf, or the tanh form for GELU-tanh), as transformers does, not from
- * ggml's f16 lookup table.
+ * rounded to F16 before q.k, as ggml's f16 matmul does (attention.c). GELU (both kinds)
+ * comes from ggml's f16 lookup table when the FFN weights are quantized, as llama.cpp
+ * computes it (m->gelu_table), and exactly (erf, or the tanh form for GELU-tanh), as
+ * transformers does, for float weights.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -73,13 +74,17 @@ static void head_norm(const ks_model *m, float *x, const ks_tensor *w, int64_t n
 }
 
 /* the FFN activation in place over n rows of F; gated: h = act(h) * up */
-static void activate(ks_act_kind act, float *h, const float *up, int64_t n, int64_t F) {
+static void activate(ks_act_kind act, bool gelu_table, float *h, const float *up, int64_t n, int64_t F) {
 #pragma omp parallel for schedule(static) if (n > 8)
     for (int64_t t = 0; t < n; t++) {
         float *r = h + t * F;
         const float *u = up ? up + t * F : NULL;
         if (act == KS_ACT_SILU && u) {
             ks_swiglu(r, r, u, F);
+            continue;
+        }
+        if (gelu_table && (act == KS_ACT_GELU || act == KS_ACT_GELU_TANH)) { /* llama.cpp's ggml_gelu for both */
+            ks_gelu_f16_table(r, r, u, F);
             continue;
         }
         for (int64_t i = 0; i < F; i++) {
@@ -184,7 +189,7 @@ static void ffn_block(ks_context *c, int64_t il, float *out) {
         ks_matmul(&l->ffn_up, c->xb, n, c->hb, c->mm_scratch);
         add_bias(c->hb, &l->ffn_up_b, n, F);
     }
-    activate(tr->act, c->hb, tr->gated ? c->hb2 : NULL, n, F);
+    activate(tr->act, m->gelu_table, c->hb, tr->gated ? c->hb2 : NULL, n, F);
     ks_matmul(&l->ffn_down, c->hb, n, out, c->mm_scratch);
     add_bias(out, &l->ffn_down_b, n, hp->n_embd);
     if (tr->post_norms) norm_rows(m, out, out, &l->ffn_post_norm, NULL, n);

@@ -414,6 +414,14 @@ ks_status ks_model_load_params(const char *path, const char *tokenizer_path, con
     }
     ks_tensor *t;
     for (int64_t i = 0; m->layers && (t = matmul_weight(m, i)); i++) t->bf16_batch = !params->f16_exact;
+    /* GELU: llama.cpp's f16 table where the FFN weights are quantized (its error, ~2^-11 relative, is far
+     * below theirs, and the model then computes what llama.cpp computes), the exact form (transformers')
+     * for float weights; KS_GELU=exact|table overrides (tests, comparisons) */
+    if (m->layers) {
+        const uint32_t ft = m->layers[0].ffn_up.type;
+        const char *g = getenv("KS_GELU");
+        m->gelu_table = g && *g ? !strcmp(g, "table") : ft != KS_DTYPE_F32 && ft != KS_DTYPE_F16 && ft != KS_DTYPE_BF16;
+    }
     *out = m;
     return KS_OK;
 }

@@ -81,6 +81,7 @@ typedef struct ks_model {
     ks_gen_defaults gen;   /* sampling defaults from the file (general.sampling.*) */
     bool rope_iterative;   /* theta computed as ggml does (pos * s^i by repeated products) */
     bool stop_on_bos;      /* llama2.c rule: generation ends when BOS comes out */
+    bool gelu_table;       /* GELU from ggml's f16 table (ks_gelu_f16_table), as llama.cpp: quantized FFN weights */
     uint32_t kv_type;      /* default KV cache type: F16 for GGUF (as llama.cpp), F32 for llama2.c */
     void *packed;          /* owned: repacked copies of matmul weights (ks_tensor.packed points here) and,
                               with no_mmap, copies of the others (their ks_tensor.data points here); or NULL */
