@@ -8,7 +8,9 @@
 #   needs numpy + gguf), then -q8_0, -q4_0 and -q4_k_m by `kestrel quantize` (the same bytes
 #   and tensor types llama-quantize writes: tests/data/quantize-check.txt);
 #   issue 13's depth / parallel-sequence shapes in cache/bench: random-hd128 and random-hd256 (4-layer
-#   slices of 7B-class models, bench/make_random_llama.py), F16 and Q4_0.
+#   slices of 7B-class models, bench/make_random_llama.py), F16 and Q4_0;
+#   issue 16's family shapes in cache/bench: random GPT-2 124M and a 2-layer Falcon-7B slice, written by
+#   transformers (bench/make_random_family.py), converted by `kestrel convert`, F16 and Q4_0.
 # usage: bash bench/prepare_models.sh [KESTREL (default build/kestrel)] [PYTHON (default .venv/bin/python3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,11 @@ B=cache/bench
 mkdir -p $B
 for s in hd128 hd256; do
     [ -s $B/random-$s-f16.gguf ] || "$PY" bench/make_random_llama.py $B/random-$s-f16.gguf --shape $s
+    q $B/random-$s-f16.gguf $B/random-$s-q4_0.gguf Q4_0
+done
+for s in gpt2-124m falcon-7b-2l; do
+    [ -s $B/hf-$s/model.safetensors ] || "$PY" bench/make_random_family.py $s $B/hf-$s
+    [ -s $B/random-$s-f16.gguf ] || "$K" convert $B/hf-$s $B/random-$s-f16.gguf
     q $B/random-$s-f16.gguf $B/random-$s-q4_0.gguf Q4_0
 done
 ls -la $M $B
